@@ -1,0 +1,147 @@
+#include "cli/config.h"
+
+#include <cstdlib>
+
+#include <yaml-cpp/yaml.h>
+
+#include "base/strings.h"
+
+namespace berth::cli {
+namespace {
+
+Error Bad(const std::string& where, const std::string& what) {
+  return MakeError(Errc::kInvalidArgument, where + ": " + what);
+}
+
+}  // namespace
+
+Result<int64_t> ParseSeconds(const std::string& where, const std::string& v) {
+  // Accepts a plain number of seconds, or a number with an s/m/h/d suffix.
+  if (v.empty()) {
+    return Bad(where, "empty duration");
+  }
+  int64_t mult = 1;
+  std::string num = v;
+  switch (v.back()) {
+    case 's': mult = 1; num.pop_back(); break;
+    case 'm': mult = 60; num.pop_back(); break;
+    case 'h': mult = 3600; num.pop_back(); break;
+    case 'd': mult = 86400; num.pop_back(); break;
+    default: break;
+  }
+  auto n = ParseUint(num);
+  if (!n || *n > (1ull << 40)) {
+    return Bad(where, "invalid duration '" + v + "' (use seconds, or a number with s/m/h/d)");
+  }
+  return static_cast<int64_t>(*n) * mult;
+}
+
+Status ApplyConfigFile(const std::string& path, Config& c) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const std::exception& e) {
+    return Bad(path, e.what());
+  }
+  if (!root.IsMap()) {
+    return Bad(path, "top level must be a mapping");
+  }
+  try {
+    for (const auto& kv : root) {
+      std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      std::string where = path + ": " + key;
+      if (key == "listen") {
+        c.listen = v.as<std::string>();
+      } else if (key == "data_dir") {
+        c.data_dir = v.as<std::string>();
+      } else if (key == "log_level") {
+        c.log_level = v.as<std::string>();
+      } else if (key == "log_format") {
+        c.log_format = v.as<std::string>();
+      } else if (key == "access_log") {
+        c.access_log = v.as<bool>();
+      } else if (key == "io_threads") {
+        c.io_threads = v.as<int>();
+      } else if (key == "blocking_threads") {
+        c.blocking_threads = v.as<int>();
+      } else if (key == "uploads") {
+        for (const auto& u : v) {
+          std::string k = u.first.as<std::string>();
+          if (k == "ttl") {
+            BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds,
+                                   ParseSeconds(where + ".ttl", u.second.as<std::string>()));
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
+      } else if (key == "http") {
+        for (const auto& h : v) {
+          std::string k = h.first.as<std::string>();
+          std::string val = h.second.as<std::string>();
+          if (k == "idle_timeout") {
+            BERTH_ASSIGN_OR_RETURN(c.idle_timeout_seconds, ParseSeconds(where + "." + k, val));
+          } else if (k == "io_timeout") {
+            BERTH_ASSIGN_OR_RETURN(c.io_timeout_seconds, ParseSeconds(where + "." + k, val));
+          } else if (k == "drain_timeout") {
+            BERTH_ASSIGN_OR_RETURN(c.drain_timeout_seconds, ParseSeconds(where + "." + k, val));
+          } else if (k == "header_limit") {
+            auto n = ParseUint(val);
+            if (!n || *n < 1024 || *n > (1u << 24)) {
+              return Bad(where + "." + k, "must be between 1024 and 16777216 bytes");
+            }
+            c.header_limit = static_cast<uint32_t>(*n);
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
+      } else {
+        return Bad(where, "unknown key");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Bad(path, e.what());
+  }
+  return Ok{};
+}
+
+Status ApplyEnvironment(Config& c) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return (v != nullptr && *v != '\0') ? v : nullptr;
+  };
+  if (const char* v = env("BERTH_LISTEN")) {
+    c.listen = v;
+  }
+  if (const char* v = env("BERTH_DATA_DIR")) {
+    c.data_dir = v;
+  }
+  if (const char* v = env("BERTH_LOG_LEVEL")) {
+    c.log_level = v;
+  }
+  if (const char* v = env("BERTH_LOG_FORMAT")) {
+    c.log_format = v;
+  }
+  if (const char* v = env("BERTH_UPLOAD_TTL")) {
+    BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds, ParseSeconds("BERTH_UPLOAD_TTL", v));
+  }
+  return Ok{};
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Bad("listen", "expected HOST:PORT, got '" + listen + "'");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto port = ParseUint(listen.substr(colon + 1));
+  if (!port || *port > 65535) {
+    return Bad("listen", "invalid port in '" + listen + "'");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(*port));
+}
+
+}  // namespace berth::cli

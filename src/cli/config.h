@@ -1,0 +1,39 @@
+// Configuration of `berth serve`: defaults, then a YAML file (--config), then BERTH_*
+// environment variables, then command-line flags — each later source wins.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+
+namespace berth::cli {
+
+struct Config {
+  std::string listen = "127.0.0.1:5000";
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  std::string log_format = "text";  // text | json
+  bool access_log = true;
+  int64_t upload_ttl_seconds = 24 * 3600;
+  int64_t idle_timeout_seconds = 120;
+  int64_t io_timeout_seconds = 300;
+  int64_t drain_timeout_seconds = 30;
+  uint32_t header_limit = 64 * 1024;
+  int io_threads = 0;
+  int blocking_threads = 0;
+};
+
+// Applies the YAML file at `path` over `config`. Errors: kInvalidArgument with the file, key
+// and reason.
+Status ApplyConfigFile(const std::string& path, Config& config);
+// Applies BERTH_* environment variables over `config`.
+Status ApplyEnvironment(Config& config);
+// Parses a duration: seconds, or a number with an s/m/h/d suffix. kInvalidArgument naming
+// `where` if malformed.
+Result<int64_t> ParseSeconds(const std::string& where, const std::string& value);
+// Splits "host:port" ("[v6]:port" too). kInvalidArgument if malformed.
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
+
+}  // namespace berth::cli

@@ -1,0 +1,1 @@
+#include "meta/metadata_store.h"

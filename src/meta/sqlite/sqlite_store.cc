@@ -1,0 +1,661 @@
+#include "meta/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace berth::meta {
+namespace {
+
+// Schema migrations. Never edit a shipped entry: append a new one. Each runs once, in order,
+// inside one transaction with the schema_version bump.
+//
+// repositories  one row per repository (created on first push).
+// blobs         global content index: every published blob, by digest, with its size.
+// repo_blobs    which repository may serve which blob (links; pushes and mounts add them).
+// manifests     per repository: digest, media/artifact type, subject (referrers), size and
+//               the manifest bytes themselves, so a push is one atomic transaction.
+// manifest_refs what each manifest references (blobs or child manifests); GC and validation.
+// tags          tag → manifest digest per repository.
+// uploads       in-progress upload sessions (bytes live in the blob store's uploads area).
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE repositories (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE repo_blobs (
+  repo TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (repo, digest)
+) WITHOUT ROWID;
+CREATE INDEX repo_blobs_digest ON repo_blobs(digest);
+CREATE TABLE manifests (
+  repo TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  pushed_at INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (repo, digest)
+) WITHOUT ROWID;
+CREATE INDEX manifests_subject ON manifests(repo, subject) WHERE subject <> '';
+CREATE TABLE manifest_refs (
+  repo TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  child TEXT NOT NULL,
+  is_manifest INTEGER NOT NULL,
+  PRIMARY KEY (repo, digest, child)
+) WITHOUT ROWID;
+CREATE INDEX manifest_refs_child ON manifest_refs(repo, child);
+CREATE TABLE tags (
+  repo TEXT NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repo, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_digest ON tags(repo, digest);
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  repo TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+Error DbError(sqlite3* db, std::string_view what) {
+  int code = sqlite3_errcode(db);
+  Errc errc = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
+               code == SQLITE_FULL)
+                  ? Errc::kUnavailable
+                  : Errc::kInternal;
+  return MakeError(errc, "sqlite: " + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement borrowed from a connection's cache; reset on destruction.
+class Query {
+ public:
+  Query(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Query() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  Query(Query&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Query& operator=(Query&&) = delete;
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Query& BindBlob(int i, const std::string& s) {
+    sqlite3_bind_blob64(stmt_, i, s.data(), s.size(), SQLITE_STATIC);
+    return *this;
+  }
+  Query& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // Returns true if a row is available, false when done.
+  Result<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) {
+      return true;
+    }
+    if (rc == SQLITE_DONE) {
+      return false;
+    }
+    return DbError(db_, "step");
+  }
+  Status Exec() {
+    BERTH_ASSIGN_OR_RETURN(bool row, Step());
+    (void)row;
+    return Ok{};
+  }
+  std::string Text(int col) {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  std::string Blob(int col) {
+    auto p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  int Changes() { return sqlite3_changes(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Conn {
+ public:
+  Conn() = default;
+  ~Conn() {
+    for (auto& [sql, stmt] : stmts_) {
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close_v2(db_);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  Status Open(const std::string& path, bool writer) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      return DbError(db_, "open " + path);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    BERTH_TRY(ExecScript("PRAGMA foreign_keys=OFF; PRAGMA synchronous=FULL;"));
+    if (writer) {
+      BERTH_TRY(ExecScript("PRAGMA journal_mode=WAL;"));
+    }
+    return Ok{};
+  }
+
+  Status ExecScript(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      return MakeError(Errc::kInternal, "sqlite: " + msg);
+    }
+    return Ok{};
+  }
+
+  Result<Query> Prepare(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+          SQLITE_OK) {
+        return DbError(db_, "prepare");
+      }
+      it = stmts_.emplace(sql, stmt).first;
+    }
+    return Query(db_, it->second);
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;  // keyed by the literal's address
+};
+
+
+// Bounded pool of reader connections.
+class ReaderPool {
+ public:
+  Status Open(const std::string& path, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto c = std::make_unique<Conn>();
+      BERTH_TRY(c->Open(path, false));
+      free_.push_back(c.get());
+      all_.push_back(std::move(c));
+    }
+    return Ok{};
+  }
+  Conn* Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    Conn* c = free_.back();
+    free_.pop_back();
+    return c;
+  }
+  void Release(Conn* c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Conn*> free_;
+  std::vector<std::unique_ptr<Conn>> all_;
+};
+
+class SqliteStoreImpl final : public MetadataStore {
+ private:
+  template <class F>
+  auto Read(F&& fn) {
+    Conn* c = readers_.Acquire();
+    auto r = fn(*c);
+    readers_.Release(c);
+    return r;
+  }
+
+  // Runs fn in one write transaction; commits only if fn succeeded.
+  template <class F>
+  auto Write(F&& fn) -> decltype(fn(std::declval<Conn&>())) {
+    std::lock_guard lock(write_mu_);
+    BERTH_TRY(writer_.ExecScript("BEGIN IMMEDIATE"));
+    auto r = fn(writer_);
+    if (!r.ok()) {
+      (void)writer_.ExecScript("ROLLBACK");
+      return r;
+    }
+    Status commit = writer_.ExecScript("COMMIT");
+    if (!commit.ok()) {
+      (void)writer_.ExecScript("ROLLBACK");
+      return std::move(commit).error();
+    }
+    return r;
+  }
+
+ public:
+  Status Open(const SqliteOptions& options) {
+    BERTH_TRY(writer_.Open(options.path, true));
+    BERTH_TRY(Migrate());
+    return readers_.Open(options.path, options.readers < 1 ? 1 : options.readers);
+  }
+
+  Result<bool> RepositoryExists(const std::string& repo) override {
+    return Read([&](Conn& c) -> Result<bool> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM repositories WHERE name=?"));
+      q.Bind(1, repo);
+      return q.Step();
+    });
+  }
+
+  Result<std::vector<std::string>> ListRepositories(const std::string& after,
+                                                    uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::string>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT name FROM repositories WHERE name>? ORDER BY name LIMIT ?"));
+      q.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+      return Column0(q);
+    });
+  }
+
+  Status PutBlobLink(const std::string& repo, const std::string& digest, uint64_t size,
+                     int64_t now) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_TRY(EnsureRepo(c, repo, now));
+      {
+        BERTH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("INSERT OR IGNORE INTO blobs(digest,size,created_at) VALUES(?,?,?)"));
+        BERTH_TRY(q.Bind(1, digest).Bind(2, static_cast<int64_t>(size)).Bind(3, now).Exec());
+      }
+      BERTH_ASSIGN_OR_RETURN(
+          auto q,
+          c.Prepare("INSERT OR IGNORE INTO repo_blobs(repo,digest,created_at) VALUES(?,?,?)"));
+      return q.Bind(1, repo).Bind(2, digest).Bind(3, now).Exec();
+    });
+  }
+
+  Result<uint64_t> GetBlobLink(const std::string& repo, const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<uint64_t> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT b.size FROM repo_blobs r JOIN blobs b ON "
+                                               "b.digest=r.digest WHERE r.repo=? AND r.digest=?"));
+      q.Bind(1, repo).Bind(2, digest);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "blob not linked", digest);
+      }
+      return static_cast<uint64_t>(q.Int(0));
+    });
+  }
+
+  Result<uint64_t> GetBlob(const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<uint64_t> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT size FROM blobs WHERE digest=?"));
+      q.Bind(1, digest);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "blob unknown", digest);
+      }
+      return static_cast<uint64_t>(q.Int(0));
+    });
+  }
+
+  Status DeleteBlobLink(const std::string& repo, const std::string& digest) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM repo_blobs WHERE repo=? AND digest=?"));
+      BERTH_TRY(q.Bind(1, repo).Bind(2, digest).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "blob not linked", digest);
+      }
+      return Ok{};
+    });
+  }
+
+  Status PutManifest(const std::string& repo, const ManifestRecord& m,
+                     const std::vector<ManifestRef>& refs, const std::string& tag,
+                     int64_t now) override {
+    return Write([&](Conn& c) -> Status {
+      for (const ManifestRef& ref : refs) {
+        BERTH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare(ref.is_manifest
+                                  ? "SELECT 1 FROM manifests WHERE repo=? AND digest=?"
+                                  : "SELECT 1 FROM repo_blobs WHERE repo=? AND digest=?"));
+        q.Bind(1, repo).Bind(2, ref.digest);
+        BERTH_ASSIGN_OR_RETURN(bool found, q.Step());
+        if (!found) {
+          return MakeError(Errc::kManifestBlobUnknown,
+                           std::string(ref.is_manifest ? "manifest" : "blob") +
+                               " unknown to repository: " + ref.digest,
+                           ref.digest);
+        }
+      }
+      BERTH_TRY(EnsureRepo(c, repo, now));
+      {
+        BERTH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("INSERT OR IGNORE INTO manifests(repo,digest,media_type,"
+                              "artifact_type,subject,annotations,size,pushed_at,body) "
+                              "VALUES(?,?,?,?,?,?,?,?,?)"));
+        BERTH_TRY(q.Bind(1, repo)
+                      .Bind(2, m.digest)
+                      .Bind(3, m.media_type)
+                      .Bind(4, m.artifact_type)
+                      .Bind(5, m.subject)
+                      .Bind(6, m.annotations_json)
+                      .Bind(7, static_cast<int64_t>(m.size))
+                      .Bind(8, m.pushed_at)
+                      .BindBlob(9, m.body)
+                      .Exec());
+      }
+      for (const ManifestRef& ref : refs) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("INSERT OR IGNORE INTO manifest_refs(repo,"
+                                                 "digest,child,is_manifest) VALUES(?,?,?,?)"));
+        BERTH_TRY(q.Bind(1, repo)
+                      .Bind(2, m.digest)
+                      .Bind(3, ref.digest)
+                      .Bind(4, int64_t{ref.is_manifest ? 1 : 0})
+                      .Exec());
+      }
+      if (!tag.empty()) {
+        BERTH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("INSERT INTO tags(repo,name,digest,updated_at) VALUES(?,?,?,?) "
+                              "ON CONFLICT(repo,name) DO UPDATE SET digest=excluded.digest, "
+                              "updated_at=excluded.updated_at"));
+        BERTH_TRY(q.Bind(1, repo).Bind(2, tag).Bind(3, m.digest).Bind(4, now).Exec());
+      }
+      return Ok{};
+    });
+  }
+
+  Result<ManifestRecord> GetManifest(const std::string& repo, const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<ManifestRecord> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
+                            "pushed_at,body FROM manifests WHERE repo=? AND digest=?"));
+      q.Bind(1, repo).Bind(2, digest);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "manifest unknown", digest);
+      }
+      ManifestRecord m = RowToManifest(q);
+      m.body = q.Blob(7);
+      return m;
+    });
+  }
+
+  Result<ManifestRecord> GetTaggedManifest(const std::string& repo,
+                                           const std::string& tag) override {
+    return Read([&](Conn& c) -> Result<ManifestRecord> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q,
+          c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
+                    "m.pushed_at,m.body FROM tags t JOIN manifests m ON m.repo=t.repo AND "
+                    "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
+      q.Bind(1, repo).Bind(2, tag);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "tag unknown", tag);
+      }
+      ManifestRecord m = RowToManifest(q);
+      m.body = q.Blob(7);
+      return m;
+    });
+  }
+
+  Result<std::string> GetTag(const std::string& repo, const std::string& tag) override {
+    return Read([&](Conn& c) -> Result<std::string> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT digest FROM tags WHERE repo=? AND name=?"));
+      q.Bind(1, repo).Bind(2, tag);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "tag unknown", tag);
+      }
+      return q.Text(0);
+    });
+  }
+
+  Status DeleteTag(const std::string& repo, const std::string& tag) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM tags WHERE repo=? AND name=?"));
+      BERTH_TRY(q.Bind(1, repo).Bind(2, tag).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "tag unknown", tag);
+      }
+      return Ok{};
+    });
+  }
+
+  Status DeleteManifest(const std::string& repo, const std::string& digest) override {
+    return Write([&](Conn& c) -> Status {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q,
+                               c.Prepare("DELETE FROM manifests WHERE repo=? AND digest=?"));
+        BERTH_TRY(q.Bind(1, repo).Bind(2, digest).Exec());
+        if (q.Changes() == 0) {
+          return MakeError(Errc::kNotFound, "manifest unknown", digest);
+        }
+      }
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q,
+                               c.Prepare("DELETE FROM manifest_refs WHERE repo=? AND digest=?"));
+        BERTH_TRY(q.Bind(1, repo).Bind(2, digest).Exec());
+      }
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM tags WHERE repo=? AND digest=?"));
+      return q.Bind(1, repo).Bind(2, digest).Exec();
+    });
+  }
+
+  Result<std::vector<std::string>> ListTags(const std::string& repo, const std::string& after,
+                                            uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::string>> {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM repositories WHERE name=?"));
+        q.Bind(1, repo);
+        BERTH_ASSIGN_OR_RETURN(bool exists, q.Step());
+        if (!exists) {
+          return MakeError(Errc::kNotFound, "repository unknown", repo);
+        }
+      }
+      BERTH_ASSIGN_OR_RETURN(
+          auto q,
+          c.Prepare("SELECT name FROM tags WHERE repo=? AND name>? ORDER BY name LIMIT ?"));
+      q.Bind(1, repo).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
+      return Column0(q);
+    });
+  }
+
+  Result<std::vector<ManifestRecord>> ListReferrers(const std::string& repo,
+                                                    const std::string& subject) override {
+    return Read([&](Conn& c) -> Result<std::vector<ManifestRecord>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
+                            "pushed_at FROM manifests WHERE repo=? AND subject=? AND "
+                            "subject<>'' ORDER BY digest"));
+      q.Bind(1, repo).Bind(2, subject);
+      std::vector<ManifestRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(RowToManifest(q));
+      }
+    });
+  }
+
+  Status CreateUpload(const UploadRecord& u) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q,
+          c.Prepare("INSERT INTO uploads(id,repo,created_at,updated_at) VALUES(?,?,?,?)"));
+      return q.Bind(1, u.id).Bind(2, u.repository).Bind(3, u.created_at).Bind(4, u.updated_at)
+          .Exec();
+    });
+  }
+
+  Result<UploadRecord> GetUpload(const std::string& id) override {
+    return Read([&](Conn& c) -> Result<UploadRecord> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT id,repo,created_at,updated_at FROM uploads WHERE id=?"));
+      q.Bind(1, id);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "upload unknown", id);
+      }
+      return UploadRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)};
+    });
+  }
+
+  Status TouchUpload(const std::string& id, int64_t now) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("UPDATE uploads SET updated_at=? WHERE id=?"));
+      return q.Bind(1, now).Bind(2, id).Exec();
+    });
+  }
+
+  Status DeleteUpload(const std::string& id) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM uploads WHERE id=?"));
+      BERTH_TRY(q.Bind(1, id).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "upload unknown", id);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<std::vector<UploadRecord>> ListUploadsIdleSince(int64_t before) override {
+    return Read([&](Conn& c) -> Result<std::vector<UploadRecord>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT id,repo,created_at,updated_at FROM "
+                                               "uploads WHERE updated_at<? ORDER BY id"));
+      q.Bind(1, before);
+      std::vector<UploadRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(UploadRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)});
+      }
+    });
+  }
+
+  Result<StoreStats> Stats() override {
+    return Read([&](Conn& c) -> Result<StoreStats> {
+      StoreStats s;
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT (SELECT count(*) FROM repositories), (SELECT count(*) FROM "
+                            "blobs), (SELECT coalesce(sum(size),0) FROM blobs), (SELECT "
+                            "count(*) FROM manifests), (SELECT count(*) FROM uploads)"));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) {
+        s.repositories = static_cast<uint64_t>(q.Int(0));
+        s.blobs = static_cast<uint64_t>(q.Int(1));
+        s.blob_bytes = static_cast<uint64_t>(q.Int(2));
+        s.manifests = static_cast<uint64_t>(q.Int(3));
+        s.uploads = static_cast<uint64_t>(q.Int(4));
+      }
+      return s;
+    });
+  }
+
+ private:
+  static Result<std::vector<std::string>> Column0(Query& q) {
+    std::vector<std::string> out;
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return out;
+      }
+      out.push_back(q.Text(0));
+    }
+  }
+
+  static ManifestRecord RowToManifest(Query& q) {
+    ManifestRecord m;
+    m.digest = q.Text(0);
+    m.media_type = q.Text(1);
+    m.artifact_type = q.Text(2);
+    m.subject = q.Text(3);
+    m.annotations_json = q.Text(4);
+    m.size = static_cast<uint64_t>(q.Int(5));
+    m.pushed_at = q.Int(6);
+    return m;
+  }
+
+  static Status EnsureRepo(Conn& c, const std::string& repo, int64_t now) {
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.Prepare("INSERT OR IGNORE INTO repositories(name,created_at) VALUES(?,?)"));
+    return q.Bind(1, repo).Bind(2, now).Exec();
+  }
+
+  Status Migrate() {
+    BERTH_TRY(writer_.ExecScript(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+    int64_t version = 0;
+    {
+      BERTH_ASSIGN_OR_RETURN(auto q, writer_.Prepare("SELECT max(version) FROM schema_version"));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) {
+        version = q.Int(0);
+      }
+    }
+    constexpr int64_t kLatest = sizeof(kMigrations) / sizeof(kMigrations[0]);
+    if (version > kLatest) {
+      return MakeError(Errc::kInternal, "sqlite: database schema version " +
+                                            std::to_string(version) +
+                                            " is newer than this berth understands");
+    }
+    for (int64_t v = version; v < kLatest; ++v) {
+      Status s = Write([&](Conn& c) -> Status {
+        BERTH_TRY(c.ExecScript(kMigrations[v]));
+        return c.ExecScript("INSERT INTO schema_version(version) VALUES(" +
+                            std::to_string(v + 1) + ")");
+      });
+      BERTH_TRY(s);
+    }
+    return Ok{};
+  }
+
+  std::mutex write_mu_;
+  Conn writer_;
+  ReaderPool readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const SqliteOptions& options) {
+  auto store = std::make_unique<SqliteStoreImpl>();
+  BERTH_TRY(store->Open(options));
+  return std::unique_ptr<MetadataStore>(std::move(store));
+}
+
+}  // namespace berth::meta

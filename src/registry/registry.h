@@ -1,0 +1,191 @@
+// Registry: the domain layer both APIs call — repositories, blobs, uploads, mounts, manifests,
+// tags and referrers — with the rules of the OCI Distribution Spec. Protocol-free: no HTTP
+// types enter here; api/oci (and later api/ecr) translate wire requests into these calls.
+//
+// Every method is a coroutine that runs its store and disk work on the blocking pool (via
+// RunBlocking) and never blocks the calling io thread. Thread-safe: methods may be called from
+// any number of connections concurrently. The Registry borrows its stores, pool and clock;
+// they must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "base/clock.h"
+#include "base/digest.h"
+#include "base/error.h"
+#include "meta/metadata_store.h"
+#include "storage/blob_store.h"
+
+namespace berth::registry {
+
+template <class T>
+using Task = boost::asio::awaitable<Result<T>>;
+
+struct RegistryOptions {
+  int64_t upload_ttl_seconds = 24 * 3600;  // idle upload sessions older than this are purged
+  uint32_t max_page_size = 10000;          // largest page of tags or catalog entries
+};
+
+struct BlobInfo {
+  Digest digest;
+  uint64_t size = 0;
+};
+
+struct OpenBlob {
+  Digest digest;
+  std::unique_ptr<storage::BlobReader> reader;
+};
+
+struct UploadStatus {
+  std::string id;
+  std::string repository;
+  uint64_t size = 0;  // bytes received so far
+};
+
+// Outcome of POST with ?mount=: either the blob was linked (mounted) or a new session started.
+struct MountResult {
+  bool mounted = false;
+  BlobInfo blob;         // when mounted
+  UploadStatus upload;   // when not mounted
+};
+
+struct ManifestContent {
+  Digest digest;
+  std::string media_type;
+  std::string subject;  // subject digest or empty
+  std::shared_ptr<const std::string> body;
+};
+
+struct PutManifestResult {
+  Digest digest;
+  std::string subject;
+};
+
+struct Page {
+  std::vector<std::string> items;
+  bool more = false;  // another page follows the last item
+};
+
+struct Referrer {
+  std::string media_type;
+  std::string digest;
+  uint64_t size = 0;
+  std::string artifact_type;
+  std::string annotations_json;
+};
+
+class Registry;
+
+// An upload opened for appending. Exclusive: while one exists for an upload, other requests
+// for the same session get kUploadInvalid. Append streams bytes into storage and the running
+// digest. Not thread-safe; use from one coroutine.
+class UploadWriter {
+ public:
+  ~UploadWriter();
+  UploadWriter(const UploadWriter&) = delete;
+  UploadWriter& operator=(const UploadWriter&) = delete;
+
+  uint64_t size() const;
+  // Appends bytes; the span must stay valid until the call completes.
+  // Errors: kUnavailable (I/O; size() says what was kept).
+  boost::asio::awaitable<Status> Append(std::span<const char> bytes);
+
+ private:
+  friend class Registry;
+  struct State;
+  UploadWriter(Registry& registry, std::shared_ptr<State> state);
+  Registry& registry_;
+  std::shared_ptr<State> state_;
+};
+
+class Registry {
+ public:
+  Registry(meta::MetadataStore& meta, storage::BlobStore& blobs, boost::asio::thread_pool& pool,
+           const Clock& clock, RegistryOptions options);
+  ~Registry();
+
+  // --- blobs ---------------------------------------------------------------------------------
+  // kNameInvalid, kDigestInvalid/kUnsupported (digest text), kBlobUnknown.
+  Task<BlobInfo> StatBlob(std::string repo, std::string digest);
+  Task<OpenBlob> OpenBlobForRead(std::string repo, std::string digest);
+  // Reads part of an open blob on the blocking pool (for drivers without zero-copy).
+  Task<size_t> ReadBlob(std::shared_ptr<storage::BlobReader> reader, uint64_t offset,
+                        std::span<char> out);
+  // Unlinks the blob from the repository. kBlobUnknown if not linked.
+  Task<Ok> DeleteBlob(std::string repo, std::string digest);
+
+  // --- uploads -------------------------------------------------------------------------------
+  // Starts a session. kNameInvalid.
+  Task<UploadStatus> StartUpload(std::string repo);
+  // kUploadUnknown (absent, expired, or belongs to another repository).
+  Task<UploadStatus> GetUpload(std::string repo, std::string id);
+  // Opens the session for appending. If expected_offset is set it must equal the current size
+  // (else kRangeInvalid). kUploadUnknown; kUploadInvalid if the session is busy.
+  Task<std::unique_ptr<UploadWriter>> OpenUploadWriter(std::string repo, std::string id,
+                                                       std::optional<uint64_t> expected_offset);
+  // Verifies the digest of everything appended and publishes the blob, linked to the
+  // repository. On kDigestInvalid (mismatch) the session is removed and nothing is published.
+  // `writer` may be the writer the final chunk went through (releases it), or null.
+  Task<BlobInfo> CompleteUpload(std::string repo, std::string id, std::string digest,
+                                std::unique_ptr<UploadWriter> writer);
+  // Cancels a session and deletes its data. kUploadUnknown.
+  Task<Ok> CancelUpload(std::string repo, std::string id);
+  // Mounts `digest` from repository `from` (or from anywhere in the registry when `from` is
+  // empty) if it is there; otherwise starts a new session.
+  Task<MountResult> MountOrStart(std::string repo, std::string digest, std::string from);
+  // Removes sessions idle for longer than the TTL, and storage debris no session owns.
+  // Returns the number of sessions removed.
+  Task<uint64_t> PurgeExpiredUploads(bool startup);
+
+  // --- manifests -----------------------------------------------------------------------------
+  // reference: a tag or a digest. kNameInvalid, kTagInvalid, kDigestInvalid (malformed, or PUT
+  // by digest that does not match the body), kManifestInvalid, kManifestBlobUnknown, kTooLarge.
+  Task<PutManifestResult> PutManifest(std::string repo, std::string reference,
+                                      std::string content_type, std::string body);
+  // kNameInvalid, kNameUnknown (no repository), kManifestUnknown.
+  Task<ManifestContent> GetManifest(std::string repo, std::string reference);
+  // By tag: removes the tag only. By digest: removes the manifest and every tag on it.
+  Task<Ok> DeleteManifest(std::string repo, std::string reference);
+
+  // --- listing -------------------------------------------------------------------------------
+  // limit 0 means "as many as max_page_size". kNameUnknown for an unknown repository.
+  Task<Page> ListTags(std::string repo, std::string last, std::optional<uint32_t> n);
+  Task<Page> ListRepositories(std::string last, std::optional<uint32_t> n);
+  // Manifests whose subject is `digest`; artifact_type filters when non-empty.
+  Task<std::vector<Referrer>> ListReferrers(std::string repo, std::string digest,
+                                            std::string artifact_type);
+
+  Task<meta::StoreStats> Stats();
+
+  const RegistryOptions& options() const { return options_; }
+
+ private:
+  friend class UploadWriter;
+
+  Result<std::shared_ptr<UploadWriter::State>> AcquireUpload(const std::string& id);
+  void ReleaseUpload(const std::string& id);
+  void ForgetUpload(const std::string& id);
+  Status RemoveUploadBlocking(const std::string& id);
+
+  meta::MetadataStore& meta_;
+  storage::BlobStore& blobs_;
+  boost::asio::thread_pool& pool_;
+  const Clock& clock_;
+  RegistryOptions options_;
+
+  // In-memory state of sessions being written: the running hash survives between requests.
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<UploadWriter::State>> uploads_;  // guarded by mu_
+};
+
+}  // namespace berth::registry

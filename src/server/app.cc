@@ -1,0 +1,252 @@
+#include "server/app.h"
+
+#include <signal.h>
+
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/oci/oci_api.h"
+#include "base/clock.h"
+#include "base/strings.h"
+#include "server/metrics.h"
+
+namespace berth::server {
+
+namespace asio = boost::asio;
+
+struct App::Impl {
+  AppOptions options;
+  std::unique_ptr<meta::MetadataStore> meta;
+  std::unique_ptr<storage::BlobStore> blobs;
+  asio::io_context ioc;
+  asio::thread_pool pool;
+  registry::Registry registry;
+  api::oci::OciApi oci;
+  Metrics metrics;
+  std::unique_ptr<http::Server> server;
+  asio::signal_set signals;
+  asio::steady_timer purge_timer;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+
+  Impl(AppOptions opts, std::unique_ptr<meta::MetadataStore> m,
+       std::unique_ptr<storage::BlobStore> b, int io_threads, int blocking_threads)
+      : options(std::move(opts)),
+        meta(std::move(m)),
+        blobs(std::move(b)),
+        ioc(io_threads),
+        pool(static_cast<size_t>(blocking_threads)),
+        registry(*meta, *blobs, pool, SystemClock::Get(), options.registry),
+        oci(registry),
+        signals(ioc, SIGINT, SIGTERM),
+        purge_timer(ioc) {}
+
+  asio::awaitable<http::Response> Handle(http::Request& req) {
+    std::string_view target = req.target();
+    std::string_view raw_path = target.substr(0, target.find('?'));
+    std::string query;
+    if (auto qm = target.find('?'); qm != std::string_view::npos) {
+      query = std::string(target.substr(qm + 1));
+    }
+    std::string path;
+    if (raw_path.find('%') == std::string_view::npos) {
+      path = std::string(raw_path);
+    } else {
+      auto u = boost::urls::parse_origin_form(raw_path);
+      if (!u) {
+        http::Response r;
+        r.status = 400;
+        r.Set("Content-Type", "text/plain");
+        r.body = "malformed request target\n";
+        co_return r;
+      }
+      path = std::string(u->path());
+    }
+    if (path == "/healthz") {
+      http::Response r;
+      r.Set("Content-Type", "text/plain");
+      r.body = "ok\n";
+      r.route = "healthz";
+      co_return r;
+    }
+    if (path == "/metrics") {
+      http::Response r;
+      r.Set("Content-Type", "text/plain; version=0.0.4");
+      metrics.Render(r.body);
+      auto stats = co_await registry.Stats();
+      if (stats.ok()) {
+        char buf[1024];
+        std::snprintf(buf, sizeof buf,
+                      "# HELP berth_repositories Repositories in the registry.\n"
+                      "# TYPE berth_repositories gauge\nberth_repositories %llu\n"
+                      "# HELP berth_blobs_stored Distinct blobs stored.\n"
+                      "# TYPE berth_blobs_stored gauge\nberth_blobs_stored %llu\n"
+                      "# HELP berth_blob_bytes_stored Bytes of distinct blobs stored.\n"
+                      "# TYPE berth_blob_bytes_stored gauge\nberth_blob_bytes_stored %llu\n"
+                      "# HELP berth_manifests_stored Manifests stored (per repository).\n"
+                      "# TYPE berth_manifests_stored gauge\nberth_manifests_stored %llu\n"
+                      "# HELP berth_uploads_in_progress Upload sessions open.\n"
+                      "# TYPE berth_uploads_in_progress gauge\nberth_uploads_in_progress %llu\n",
+                      static_cast<unsigned long long>(stats->repositories),
+                      static_cast<unsigned long long>(stats->blobs),
+                      static_cast<unsigned long long>(stats->blob_bytes),
+                      static_cast<unsigned long long>(stats->manifests),
+                      static_cast<unsigned long long>(stats->uploads));
+        r.body += buf;
+      }
+      r.route = "metrics";
+      co_return r;
+    }
+    if (path == "/v2" || path.starts_with("/v2/")) {
+      co_return co_await oci.Handle(req, std::move(path), std::move(query));
+    }
+    http::Response r;
+    r.status = 404;
+    r.Set("Content-Type", "text/plain");
+    r.body = "not found\n";
+    co_return r;
+  }
+
+  void OnComplete(const http::Completion& c) {
+    metrics.RecordRequest(c.route, c.method, c.status, c.seconds, c.bytes_in, c.bytes_out);
+    if (!options.access_log) {
+      return;
+    }
+    std::string_view path = c.target.substr(0, c.target.find('?'));
+    boost::json::object line{
+        {"time", FormatRfc3339(SystemClock::Get().NowSeconds())},
+        {"msg", "request"},
+        {"request_id", c.request_id},
+        {"remote", c.remote},
+        {"method", c.method},
+        {"path", path},
+        {"route", c.route},
+        {"status", c.status},
+        {"bytes_in", c.bytes_in},
+        {"bytes_out", c.bytes_out},
+        {"duration_us", static_cast<int64_t>(c.seconds * 1e6)},
+        {"user_agent", c.user_agent},
+    };
+    spdlog::get("access")->info(boost::json::serialize(line));
+  }
+
+  asio::awaitable<void> PurgeLoop() {
+    // Sessions left by a previous run resume; debris without a session record is removed.
+    auto first = co_await registry.PurgeExpiredUploads(true);
+    if (!first.ok()) {
+      spdlog::warn("startup upload purge failed: {}", first.error().message);
+    }
+    for (;;) {
+      purge_timer.expires_after(options.upload_purge_interval);
+      auto [ec] = co_await purge_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || stopping) {
+        co_return;
+      }
+      auto n = co_await registry.PurgeExpiredUploads(false);
+      if (!n.ok()) {
+        spdlog::warn("upload purge failed: {}", n.error().message);
+      } else if (*n > 0) {
+        spdlog::info("purged {} expired upload sessions", *n);
+      }
+    }
+  }
+
+  asio::awaitable<void> GracefulStop() {
+    if (stopping.exchange(true)) {
+      co_return;
+    }
+    spdlog::info("shutting down: finishing in-flight requests");
+    purge_timer.cancel();
+    boost::system::error_code ec;
+    signals.cancel(ec);
+    co_await server->Shutdown();
+    spdlog::info("shutdown complete");
+    ioc.stop();
+  }
+};
+
+App::App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
+         std::unique_ptr<storage::BlobStore> blobs) {
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int io = options.io_threads > 0 ? options.io_threads : cores;
+  int blocking = options.blocking_threads > 0 ? options.blocking_threads : std::max(4, 2 * cores);
+  options.io_threads = io;
+  const auto options_access_level = spdlog::get_level() <= spdlog::level::info
+                                        ? spdlog::level::info
+                                        : spdlog::level::off;
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(meta), std::move(blobs), io,
+                                 blocking);
+  if (!spdlog::get("access")) {
+    // Its own sink: the access log is JSON lines whatever the main log format is.
+    auto access = spdlog::stderr_logger_st("access");
+    access->set_pattern("%v");
+    access->set_level(options_access_level);
+  }
+}
+
+App::~App() {
+  if (impl_) {
+    Stop();
+    Wait();
+  }
+}
+
+Status App::Start() {
+  Impl& im = *impl_;
+  im.server = std::make_unique<http::Server>(
+      im.ioc, im.options.http, [&im](http::Request& req) { return im.Handle(req); },
+      [&im](const http::Completion& c) { im.OnComplete(c); },
+      [](const std::string& msg) { spdlog::error("{}", msg); });
+  BERTH_TRY(im.server->Listen());
+  asio::co_spawn(im.ioc, im.PurgeLoop(), asio::detached);
+  im.signals.async_wait([&im](const boost::system::error_code& ec, int sig) {
+    if (!ec) {
+      spdlog::info("received signal {}", sig);
+      asio::co_spawn(im.ioc, im.GracefulStop(), asio::detached);
+    }
+  });
+  im.server->Start();
+  spdlog::info("berth listening on {}:{}", im.options.http.host, im.server->port());
+  for (int i = 0; i < im.options.io_threads; ++i) {
+    im.threads.emplace_back([&im] { im.ioc.run(); });
+  }
+  return Ok{};
+}
+
+uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void App::Wait() {
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  impl_->threads.clear();
+  impl_->pool.join();
+  // Run what the stop left queued (completions of pool work) so no coroutine frame that
+  // borrows the registry outlives it.
+  impl_->ioc.restart();
+  impl_->ioc.poll();
+}
+
+void App::Stop() {
+  if (impl_->threads.empty() || impl_->stopping) {
+    return;
+  }
+  asio::co_spawn(impl_->ioc, impl_->GracefulStop(), asio::detached);
+}
+
+}  // namespace berth::server

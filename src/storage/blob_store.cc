@@ -1,0 +1,1 @@
+#include "storage/blob_store.h"
