@@ -330,8 +330,13 @@ asio::awaitable<bool> Connection::Write(Response& res, bool keep_alive, uint64_t
       co_return false;
     }
   }
-  beast::error_code ec = res.file ? co_await SendFile(*res.file, bytes_out)
-                                  : co_await SendStream(*res.stream, bytes_out);
+  // (No conditional operator around co_await: GCC 12 miscompiles it.)
+  beast::error_code ec;
+  if (res.file) {
+    ec = co_await SendFile(*res.file, bytes_out);
+  } else {
+    ec = co_await SendStream(*res.stream, bytes_out);
+  }
   co_return !ec;
 }
 

@@ -412,7 +412,10 @@ class BerthTestCase(unittest.TestCase):
             sys.stderr.write("\n[berth had exited with code %s; restarting it for %s]\n"
                              % (b.proc.returncode, self.id()))
             type(self)._berth_failed = True
-            b.start()
+            try:
+                b.start()
+            except BerthStartError as e:
+                sys.stderr.write("[restart failed: %s]\n" % e)
         log_start = b.log_size() if b is not None else 0
         before = len(result.failures) + len(result.errors)
         out = super().run(result)

@@ -177,10 +177,58 @@ Response BadPage() {
   return ErrorResponse(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer");
 }
 
+// JSON bodies are built in plain functions: GCC 12 miscompiles braced initializer lists inside
+// coroutines, so none appear in coroutine bodies.
 Response JsonResponse(const json::value& v) {
   Response res;
   res.Set("Content-Type", "application/json");
   res.body = json::serialize(v);
+  return res;
+}
+
+// {"name": <name>, "<key>": [...]} (tags list) or {"<key>": [...]} (catalog).
+Response ListResponse(std::string_view key, const std::string* name,
+                      const std::vector<std::string>& items) {
+  json::object o;
+  if (name != nullptr) {
+    o["name"] = *name;
+  }
+  json::array a;
+  a.reserve(items.size());
+  for (const auto& i : items) {
+    a.emplace_back(i);
+  }
+  o[key] = std::move(a);
+  return JsonResponse(o);
+}
+
+// An OCI image index listing referrers (spec "Listing Referrers").
+Response ReferrersResponse(const std::vector<registry::Referrer>& refs) {
+  json::array manifests;
+  for (const auto& rf : refs) {
+    json::object d;
+    d["mediaType"] = rf.media_type;
+    d["digest"] = rf.digest;
+    d["size"] = rf.size;
+    if (!rf.artifact_type.empty()) {
+      d["artifactType"] = rf.artifact_type;
+    }
+    if (!rf.annotations_json.empty()) {
+      boost::system::error_code ec;
+      json::value ann = json::parse(rf.annotations_json, ec);
+      if (!ec) {
+        d["annotations"] = std::move(ann);
+      }
+    }
+    manifests.emplace_back(std::move(d));
+  }
+  json::object o;
+  o["schemaVersion"] = 2;
+  o["mediaType"] = registry::kOciIndex;
+  o["manifests"] = std::move(manifests);
+  Response res;
+  res.Set("Content-Type", std::string(registry::kOciIndex));
+  res.body = json::serialize(o);
   return res;
 }
 
@@ -201,7 +249,9 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         if (method != verb::get && !head) {
           co_return MethodNotAllowed();
         }
-        Response r = JsonResponse(json::object{});
+        Response r;
+        r.Set("Content-Type", "application/json");
+        r.body = "{}";
         r.head = head;
         r.route = "base";
         co_return r;
@@ -216,18 +266,16 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         if (bad) {
           co_return BadPage();
         }
-        const std::string* last = q.Get("last");
-        auto page = co_await registry_.ListRepositories(last ? *last : "", n);
+        // GCC 12 miscompiles conditional expressions inside co_await operands: hoist them.
+        std::string last = q.Get("last") ? *q.Get("last") : std::string();
+        auto page = co_await registry_.ListRepositories(last, n);
         if (!page.ok()) {
           co_return Error(page.error());
         }
-        json::array repos;
-        for (auto& r : page->items) {
-          repos.emplace_back(r);
-        }
-        Response r = JsonResponse(json::object{{"repositories", std::move(repos)}});
+        Response r = ListResponse("repositories", nullptr, page->items);
         if (page->more) {
-          r.Set("Link", "</v2/_catalog?n=" + std::to_string(*n) +
+          r.Set("Link", "</v2/_catalog?n=" +
+                            std::to_string(n.value_or(registry_.options().max_page_size)) +
                             "&last=" + UrlEncode(page->items.back()) + ">; rel=\"next\"");
         }
         r.route = "catalog";
@@ -243,17 +291,12 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         if (bad) {
           co_return BadPage();
         }
-        const std::string* last = q.Get("last");
-        auto page = co_await registry_.ListTags(m.name, last ? *last : "", n);
+        std::string last = q.Get("last") ? *q.Get("last") : std::string();
+        auto page = co_await registry_.ListTags(m.name, last, n);
         if (!page.ok()) {
           co_return Error(page.error());
         }
-        json::array tags;
-        tags.reserve(page->items.size());
-        for (auto& t : page->items) {
-          tags.emplace_back(t);
-        }
-        Response r = JsonResponse(json::object{{"name", m.name}, {"tags", std::move(tags)}});
+        Response r = ListResponse("tags", &m.name, page->items);
         if (page->more) {
           std::string next = "</v2/" + m.name + "/tags/list?";
           if (n) {
@@ -345,8 +388,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         }
         const std::string* mount = q.Get("mount");
         if (mount != nullptr) {
-          const std::string* from = q.Get("from");
-          auto mr = co_await registry_.MountOrStart(m.name, *mount, from ? *from : "");
+          std::string from = q.Get("from") ? *q.Get("from") : std::string();
+          auto mr = co_await registry_.MountOrStart(m.name, *mount, from);
           if (!mr.ok()) {
             co_return Error(mr.error());
           }
@@ -537,25 +580,7 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         if (!refs.ok()) {
           co_return Error(refs.error());
         }
-        json::array manifests;
-        for (const auto& rf : *refs) {
-          json::object d{{"mediaType", rf.media_type}, {"digest", rf.digest}, {"size", rf.size}};
-          if (!rf.artifact_type.empty()) {
-            d["artifactType"] = rf.artifact_type;
-          }
-          if (!rf.annotations_json.empty()) {
-            boost::system::error_code ec;
-            json::value ann = json::parse(rf.annotations_json, ec);
-            if (!ec) {
-              d["annotations"] = std::move(ann);
-            }
-          }
-          manifests.emplace_back(std::move(d));
-        }
-        Response r = JsonResponse(json::object{{"schemaVersion", 2},
-                                               {"mediaType", registry::kOciIndex},
-                                               {"manifests", std::move(manifests)}});
-        r.headers[0].second = std::string(registry::kOciIndex);
+        Response r = ReferrersResponse(*refs);
         if (!filter.empty()) {
           r.Set("OCI-Filters-Applied", "artifactType");
         }
