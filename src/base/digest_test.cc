@@ -68,8 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
     Table, DigestParseTest,
     ::testing::Values(
         // Accepted: registered algorithms, exact length, lowercase hex.
-        ParseCase{"sha256:" + Hex(64), Errc::kOk},
-        ParseCase{"sha256:" + Hex(64, '0'), Errc::kOk},
+        ParseCase{"sha256:" + Hex(64), Errc::kOk}, ParseCase{"sha256:" + Hex(64, '0'), Errc::kOk},
         ParseCase{"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
                   Errc::kOk},
         ParseCase{"sha512:" + Hex(128), Errc::kOk},
@@ -87,8 +86,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Missing colon or empty parts.
         ParseCase{"", Errc::kDigestInvalid}, ParseCase{":", Errc::kDigestInvalid},
         ParseCase{"sha256" + Hex(64), Errc::kDigestInvalid},
-        ParseCase{"sha256:", Errc::kDigestInvalid},
-        ParseCase{":" + Hex(64), Errc::kDigestInvalid},
+        ParseCase{"sha256:", Errc::kDigestInvalid}, ParseCase{":" + Hex(64), Errc::kDigestInvalid},
         // Algorithm grammar: [a-z0-9]+ components joined by one of [+._-].
         ParseCase{"SHA256:" + Hex(64), Errc::kDigestInvalid},
         ParseCase{"sha256+:" + Hex(64), Errc::kDigestInvalid},
@@ -121,16 +119,18 @@ TEST(DigestTest, Sha256OfKnownVectors) {
   EXPECT_EQ(Digest::Sha256Of("abc").algorithm(), DigestAlgorithm::kSha256);
 }
 
+// Update(std::span<const char>) and Update(std::string_view) are both viable for string literals
+// and std::string, so every call names std::string_view explicitly.
 TEST(HasherTest, KnownVectors) {
   EXPECT_EQ(Hasher().Finish().str(), kSha256Empty);
 
   Hasher sha256;
-  sha256.Update("abc");
+  sha256.Update(std::string_view("abc"));
   EXPECT_EQ(sha256.Finish().str(), kSha256Abc);
 
   Hasher sha512(DigestAlgorithm::kSha512);
   EXPECT_EQ(sha512.algorithm(), DigestAlgorithm::kSha512);
-  sha512.Update("abc");
+  sha512.Update(std::string_view("abc"));
   Digest d = sha512.Finish();
   EXPECT_EQ(d.str(), kSha512Abc);
   EXPECT_EQ(d.algorithm(), DigestAlgorithm::kSha512);
@@ -139,7 +139,7 @@ TEST(HasherTest, KnownVectors) {
 TEST(HasherTest, FinishedDigestRoundTripsThroughParse) {
   for (DigestAlgorithm a : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
     Hasher h(a);
-    h.Update("round trip");
+    h.Update(std::string_view("round trip"));
     Digest d = h.Finish();
     auto parsed = Digest::Parse(d.str());
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
@@ -155,7 +155,7 @@ TEST(HasherTest, IncrementalEqualsOneShot) {
   }
   for (DigestAlgorithm a : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
     Hasher one_shot(a);
-    one_shot.Update(data);
+    one_shot.Update(std::string_view(data));
     for (size_t chunk : {size_t{1}, size_t{7}, size_t{64}, size_t{4093}, data.size()}) {
       Hasher incremental(a);
       for (size_t off = 0; off < data.size(); off += chunk) {
@@ -176,30 +176,30 @@ TEST(HasherTest, SpanAndStringViewUpdatesAgree) {
 
 TEST(HasherTest, EmptyUpdatesChangeNothing) {
   Hasher h;
-  h.Update("");
+  h.Update(std::string_view(""));
   h.Update(std::span<const char>());
-  h.Update("abc");
-  h.Update("");
+  h.Update(std::string_view("abc"));
+  h.Update(std::string_view(""));
   EXPECT_EQ(h.Finish().str(), kSha256Abc);
   EXPECT_EQ(h.bytes(), 3u);
 }
 
 TEST(HasherTest, FinishTwiceKeepsHasherUsable) {
   Hasher h;
-  h.Update("a");
+  h.Update(std::string_view("a"));
   Digest first = h.Finish();
   EXPECT_EQ(h.Finish(), first);  // Finish does not consume the state
   EXPECT_EQ(first, Digest::Sha256Of("a"));
-  h.Update("bc");
+  h.Update(std::string_view("bc"));
   EXPECT_EQ(h.Finish().str(), kSha256Abc);
   EXPECT_EQ(h.bytes(), 3u);
 }
 
 TEST(HasherTest, MovedHasherContinues) {
   Hasher h;
-  h.Update("ab");
+  h.Update(std::string_view("ab"));
   Hasher moved(std::move(h));
-  moved.Update("c");
+  moved.Update(std::string_view("c"));
   EXPECT_EQ(moved.Finish().str(), kSha256Abc);
   EXPECT_EQ(moved.bytes(), 3u);
 
@@ -212,8 +212,8 @@ TEST(HasherTest, MovedHasherContinues) {
 TEST(HasherTest, CountsBytes) {
   Hasher h;
   EXPECT_EQ(h.bytes(), 0u);
-  h.Update("hello");
-  h.Update(" world");
+  h.Update(std::string_view("hello"));
+  h.Update(std::string_view(" world"));
   EXPECT_EQ(h.bytes(), 11u);
 }
 

@@ -22,6 +22,11 @@ std::string_view ErrcName(Errc code) {
     case Errc::kTooLarge: return "TooLarge";
     case Errc::kUnsupported: return "Unsupported";
     case Errc::kTagImmutable: return "TagImmutable";
+    case Errc::kAuthMissing: return "AuthMissing";
+    case Errc::kAuthMalformed: return "AuthMalformed";
+    case Errc::kSignatureMismatch: return "SignatureMismatch";
+    case Errc::kSignatureExpired: return "SignatureExpired";
+    case Errc::kUnknownAccessKey: return "UnknownAccessKey";
     case Errc::kInvalidArgument: return "InvalidArgument";
     case Errc::kNotFound: return "NotFound";
     case Errc::kAlreadyExists: return "AlreadyExists";

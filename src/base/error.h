@@ -32,6 +32,12 @@ enum class Errc {
   kTooLarge,             // a body exceeds its size limit
   kUnsupported,          // valid but unsupported request (media type, algorithm)
   kTagImmutable,         // tag may not be overwritten
+  // Authentication (AWS SigV4 and registry tokens).
+  kAuthMissing,          // no credentials where they are required
+  kAuthMalformed,        // credentials present but malformed (incomplete signature)
+  kSignatureMismatch,    // signature does not match
+  kSignatureExpired,     // signed too long ago / token expired
+  kUnknownAccessKey,     // access key id or token unknown, or session token refused
   // Generic.
   kInvalidArgument,
   kNotFound,

@@ -37,5 +37,7 @@ std::string FormatRfc3339(int64_t unix_seconds);
 
 // A random identifier: 32 lowercase hex characters from OpenSSL's CSPRNG.
 std::string RandomHexId();
+// A random RFC 4122 version-4 UUID, lowercase (ECR's upload id form).
+std::string RandomUuid();
 
 }  // namespace berth

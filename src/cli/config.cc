@@ -36,6 +36,26 @@ Result<int64_t> ParseSeconds(const std::string& where, const std::string& v) {
   return static_cast<int64_t>(*n) * mult;
 }
 
+Result<uint64_t> ParseBytes(const std::string& where, const std::string& v) {
+  std::string num = v;
+  uint64_t mult = 1;
+  for (const auto& [suffix, m] : std::initializer_list<std::pair<const char*, uint64_t>>{
+           {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+           {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}, {"T", 1ull << 40}}) {
+    std::string_view sv(suffix);
+    if (num.size() > sv.size() && num.compare(num.size() - sv.size(), sv.size(), sv) == 0) {
+      num.resize(num.size() - sv.size());
+      mult = m;
+      break;
+    }
+  }
+  auto n = ParseUint(num);
+  if (!n || *n == 0 || *n > (UINT64_MAX / mult)) {
+    return Bad(where, "invalid size '" + v + "' (bytes, or a number with K/M/G/T)");
+  }
+  return *n * mult;
+}
+
 Status ApplyConfigFile(const std::string& path, Config& c) {
   YAML::Node root;
   try {
@@ -61,6 +81,16 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
         c.log_format = v.as<std::string>();
       } else if (key == "access_log") {
         c.access_log = v.as<bool>();
+      } else if (key == "account_id") {
+        c.account_id = v.as<std::string>();
+      } else if (key == "region") {
+        c.region = v.as<std::string>();
+      } else if (key == "public_url") {
+        c.public_url = v.as<std::string>();
+      } else if (key == "master_key_file") {
+        c.master_key_file = v.as<std::string>();
+      } else if (key == "token_ttl") {
+        BERTH_ASSIGN_OR_RETURN(c.token_ttl_seconds, ParseSeconds(where, v.as<std::string>()));
       } else if (key == "io_threads") {
         c.io_threads = v.as<int>();
       } else if (key == "blocking_threads") {
@@ -71,6 +101,9 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
           if (k == "ttl") {
             BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds,
                                    ParseSeconds(where + ".ttl", u.second.as<std::string>()));
+          } else if (k == "max_blob_size") {
+            BERTH_ASSIGN_OR_RETURN(
+                c.max_blob_bytes, ParseBytes(where + ".max_blob_size", u.second.as<std::string>()));
           } else {
             return Bad(where + "." + k, "unknown key");
           }
@@ -121,6 +154,18 @@ Status ApplyEnvironment(Config& c) {
   }
   if (const char* v = env("BERTH_LOG_FORMAT")) {
     c.log_format = v;
+  }
+  if (const char* v = env("BERTH_ACCOUNT_ID")) {
+    c.account_id = v;
+  }
+  if (const char* v = env("BERTH_REGION")) {
+    c.region = v;
+  }
+  if (const char* v = env("BERTH_PUBLIC_URL")) {
+    c.public_url = v;
+  }
+  if (const char* v = env("BERTH_MASTER_KEY_FILE")) {
+    c.master_key_file = v;
   }
   if (const char* v = env("BERTH_UPLOAD_TTL")) {
     BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds, ParseSeconds("BERTH_UPLOAD_TTL", v));

@@ -17,12 +17,19 @@ struct Config {
   std::string log_format = "text";  // text | json
   bool access_log = true;
   int64_t upload_ttl_seconds = 24 * 3600;
+  uint64_t max_blob_bytes = 52000ull << 20;  // ECR's layer size limit
   int64_t idle_timeout_seconds = 120;
   int64_t io_timeout_seconds = 300;
   int64_t drain_timeout_seconds = 30;
   uint32_t header_limit = 64 * 1024;
   int io_threads = 0;
   int blocking_threads = 0;
+  // ECR model.
+  std::string account_id;       // 12 digits; empty: generated at first start
+  std::string region = "us-east-1";
+  std::string public_url;       // proxyEndpoint and presigned URLs; empty: http://<listen>
+  int64_t token_ttl_seconds = 12 * 3600;  // registry auth tokens (ECR: 12 hours)
+  std::string master_key_file;  // empty: <data_dir>/master.key
 };
 
 // Applies the YAML file at `path` over `config`. Errors: kInvalidArgument with the file, key
@@ -33,6 +40,9 @@ Status ApplyEnvironment(Config& config);
 // Parses a duration: seconds, or a number with an s/m/h/d suffix. kInvalidArgument naming
 // `where` if malformed.
 Result<int64_t> ParseSeconds(const std::string& where, const std::string& value);
+// Parses a size in bytes: a number, optionally with a K/M/G/T suffix (binary multiples,
+// "KiB"/"MiB"/... also accepted). kInvalidArgument naming `where` if malformed.
+Result<uint64_t> ParseBytes(const std::string& where, const std::string& value);
 // Splits "host:port" ("[v6]:port" too). kInvalidArgument if malformed.
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
 

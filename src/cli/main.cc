@@ -1,14 +1,18 @@
 // berth: the command-line entry point. The only place that names concrete stores and drivers:
 // it parses configuration, opens SQLite and the filesystem blob store, and runs the server.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/config.h"
+#include "registry/identity.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "server/app.h"
 #include "storage/fs/fs_blob_store.h"
@@ -18,6 +22,26 @@ namespace {
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "berth: %s\n", msg.c_str());
   return 2;
+}
+
+// Writes the administrator's key as an AWS shared-credentials file (mode 0600), atomically.
+bool WriteCredentialsFile(const std::string& path, const berth::registry::NewAccessKey& key) {
+  std::string text = "[default]\naws_access_key_id = " + key.id +
+                     "\naws_secret_access_key = " + std::string(key.secret.reveal()) + "\n";
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  std::fill(text.begin(), text.end(), '\0');
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+std::string MasterKeyPath(const berth::cli::Config& c) {
+  return c.master_key_file.empty() ? c.data_dir + "/master.key" : c.master_key_file;
 }
 
 int Serve(berth::cli::Config config) {
@@ -53,13 +77,44 @@ int Serve(berth::cli::Config config) {
   opts.http.io_timeout = std::chrono::seconds(config.io_timeout_seconds);
   opts.http.drain_timeout = std::chrono::seconds(config.drain_timeout_seconds);
   opts.registry.upload_ttl_seconds = config.upload_ttl_seconds;
+  opts.registry.max_blob_bytes = config.max_blob_bytes;
   opts.upload_purge_interval =
       std::chrono::seconds(std::clamp<int64_t>(config.upload_ttl_seconds / 2, 1, 60));
   opts.access_log = config.access_log;
   opts.io_threads = config.io_threads;
   opts.blocking_threads = config.blocking_threads;
+  opts.account_id = config.account_id;
+  opts.region = config.region;
+  opts.public_url = config.public_url;
+  opts.token_ttl_seconds = config.token_ttl_seconds;
+  auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));
+  if (!master.ok()) {
+    return Fail("master key: " + master.error().message);
+  }
   spdlog::info("data directory {}", config.data_dir);
-  berth::server::App app(std::move(opts), std::move(*meta), std::move(*blobs));
+  berth::server::App app(std::move(opts), std::move(*meta), std::move(*blobs),
+                         std::move(*master));
+  // Provisioning automation may fix the administrator's first key (like other servers' root
+  // credentials); read once at first start, otherwise ignored.
+  std::optional<berth::registry::NewAccessKey> preset;
+  const char* preset_id = std::getenv("BERTH_ADMIN_ACCESS_KEY_ID");
+  const char* preset_secret = std::getenv("BERTH_ADMIN_SECRET_ACCESS_KEY");
+  if (preset_id != nullptr && preset_secret != nullptr && *preset_id != '\0') {
+    preset = berth::registry::NewAccessKey{preset_id, berth::Secret(preset_secret)};
+  }
+  auto admin = app.Bootstrap(std::move(preset));
+  if (!admin.ok()) {
+    return Fail("bootstrap: " + admin.error().message);
+  }
+  if (*admin) {
+    std::string path = config.data_dir + "/admin-credentials";
+    if (!WriteCredentialsFile(path, **admin)) {
+      return Fail("cannot write " + path);
+    }
+    spdlog::info("created the administrator 'admin'; its access key {} is in {} (AWS "
+                 "shared-credentials format: AWS_SHARED_CREDENTIALS_FILE={})",
+                 (*admin)->id, path, path);
+  }
   if (auto s = app.Start(); !s.ok()) {
     return Fail(s.error().message);
   }
@@ -88,8 +143,132 @@ int main(int argc, char** argv) {
   serve->add_option("--upload-ttl", upload_ttl,
                     "Idle time after which an unfinished upload is removed (e.g. 3600, 24h)");
   serve->add_flag("--no-access-log", no_access_log, "Do not log every request");
+  std::optional<std::string> account_id, region, public_url, token_ttl;
+  serve->add_option("--account-id", account_id, "12-digit registry id (first start only)");
+  serve->add_option("--region", region, "Region in ARNs and signatures (default us-east-1)");
+  serve->add_option("--public-url", public_url,
+                    "URL clients reach this registry at (default http://<listen>)");
+  serve->add_option("--token-ttl", token_ttl, "Lifetime of registry auth tokens (default 12h)");
+
+  // berth admin: offline administration of a data directory (safe while the server runs).
+  std::string admin_dir = "./data";
+  CLI::App* admin = app.add_subcommand("admin", "Administer users, access keys and policies");
+  admin->add_option("--data-dir", admin_dir, "Data directory (default ./data)");
+  admin->require_subcommand(1);
+  CLI::App* user = admin->add_subcommand("user", "Users")->require_subcommand(1);
+  std::string user_name, user_kind = "user";
+  CLI::App* user_create = user->add_subcommand("create", "Create a user");
+  user_create->add_option("name", user_name)->required();
+  user_create->add_option("--kind", user_kind, "user or role");
+  CLI::App* user_list = user->add_subcommand("list", "List users");
+  CLI::App* user_delete = user->add_subcommand("delete", "Delete a user and its keys");
+  user_delete->add_option("name", user_name)->required();
+  CLI::App* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
+  std::string key_user, key_id;
+  CLI::App* key_create = key->add_subcommand("create", "Create an access key for a user");
+  key_create->add_option("user", key_user)->required();
+  CLI::App* key_list = key->add_subcommand("list", "List access keys");
+  key_list->add_option("--user", key_user);
+  CLI::App* key_delete = key->add_subcommand("delete", "Delete an access key");
+  key_delete->add_option("id", key_id)->required();
+  CLI::App* policy = admin->add_subcommand("policy", "Identity policies")->require_subcommand(1);
+  std::string policy_user, policy_name;
+  CLI::App* policy_attach = policy->add_subcommand("attach", "Attach a managed policy");
+  policy_attach->add_option("user", policy_user)->required();
+  policy_attach->add_option("policy", policy_name, "name or ARN")->required();
+  CLI::App* policy_detach = policy->add_subcommand("detach", "Detach a policy");
+  policy_detach->add_option("user", policy_user)->required();
+  policy_detach->add_option("policy", policy_name, "name or ARN")->required();
+  CLI::App* policy_list = policy->add_subcommand("list", "List AWS managed policies");
 
   CLI11_PARSE(app, argc, argv);
+
+  if (admin->parsed()) {
+    berth::cli::Config c;
+    c.data_dir = admin_dir;
+    if (auto s = berth::cli::ApplyEnvironment(c); !s.ok()) {
+      return Fail(s.error().message);
+    }
+    c.data_dir = admin_dir;
+    auto meta = berth::meta::OpenSqliteStore({c.data_dir + "/meta.db", 1});
+    if (!meta.ok()) {
+      return Fail("cannot open metadata database: " + meta.error().message);
+    }
+    auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(c));
+    if (!master.ok()) {
+      return Fail("master key: " + master.error().message);
+    }
+    berth::registry::Identity id(**meta, *master, berth::SystemClock::Get(), nullptr);
+    auto boot = id.BootstrapBlocking(c.account_id, c.region);
+    if (!boot.ok()) {
+      return Fail(boot.error().message);
+    }
+    if (*boot) {
+      WriteCredentialsFile(c.data_dir + "/admin-credentials", **boot);
+    }
+    auto check = [](const berth::Status& s) {
+      if (!s.ok()) {
+        return Fail(s.error().message);
+      }
+      return 0;
+    };
+    if (user_create->parsed()) {
+      return check(id.CreateUserBlocking(user_name, user_kind));
+    }
+    if (user_delete->parsed()) {
+      return check(id.DeleteUserBlocking(user_name));
+    }
+    if (user_list->parsed()) {
+      auto users = id.ListUsersBlocking();
+      if (!users.ok()) {
+        return Fail(users.error().message);
+      }
+      for (const auto& u : *users) {
+        std::string policies;
+        for (const auto& p : u.policy_arns) {
+          policies += (policies.empty() ? "" : ",") + p;
+        }
+        std::printf("%s\t%s\t%s\n", u.name.c_str(), u.kind.c_str(), policies.c_str());
+      }
+      return 0;
+    }
+    if (key_create->parsed()) {
+      auto k = id.CreateAccessKeyBlocking(key_user);
+      if (!k.ok()) {
+        return Fail(k.error().message);
+      }
+      std::printf("{\"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", \"UserName\": \"%s\"}\n",
+                  k->id.c_str(), std::string(k->secret.reveal()).c_str(), key_user.c_str());
+      return 0;
+    }
+    if (key_list->parsed()) {
+      auto keys = id.ListAccessKeysBlocking(key_user);
+      if (!keys.ok()) {
+        return Fail(keys.error().message);
+      }
+      for (const auto& k : *keys) {
+        std::printf("%s\t%s\t%s\n", k.id.c_str(), k.user.c_str(), k.status.c_str());
+      }
+      return 0;
+    }
+    if (key_delete->parsed()) {
+      return check(id.DeleteAccessKeyBlocking(key_id));
+    }
+    if (policy_attach->parsed()) {
+      return check(id.AttachPolicyBlocking(policy_user, policy_name));
+    }
+    if (policy_detach->parsed()) {
+      return check(id.DetachPolicyBlocking(policy_user, policy_name));
+    }
+    if (policy_list->parsed()) {
+      for (const auto& p : berth::iam::ManagedPolicies()) {
+        std::printf("%.*s\t%.*s\n", static_cast<int>(p.name.size()), p.name.data(),
+                    static_cast<int>(p.arn.size()), p.arn.data());
+      }
+      return 0;
+    }
+    return 0;
+  }
 
   if (serve->parsed()) {
     if (!config_file.empty()) {
@@ -121,6 +300,22 @@ int main(int argc, char** argv) {
     }
     if (no_access_log) {
       config.access_log = false;
+    }
+    if (account_id) {
+      config.account_id = *account_id;
+    }
+    if (region) {
+      config.region = *region;
+    }
+    if (public_url) {
+      config.public_url = *public_url;
+    }
+    if (token_ttl) {
+      auto ttl = berth::cli::ParseSeconds("--token-ttl", *token_ttl);
+      if (!ttl.ok()) {
+        return Fail(ttl.error().message);
+      }
+      config.token_ttl_seconds = *ttl;
     }
     return Serve(std::move(config));
   }

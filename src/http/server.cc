@@ -106,6 +106,13 @@ std::string_view Request::header(std::string_view name) const {
   auto it = h.find(name);
   return it == h.end() ? std::string_view() : Sv(it->value());
 }
+std::vector<std::pair<std::string, std::string>> Request::headers() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : conn_.parser_->get()) {
+    out.emplace_back(std::string(Sv(f.name_string())), std::string(Sv(f.value())));
+  }
+  return out;
+}
 bool Request::has_header(std::string_view name) const {
   return conn_.parser_->get().find(name) != conn_.parser_->get().end();
 }
@@ -266,6 +273,11 @@ asio::awaitable<void> Connection::Run() {
 
 asio::awaitable<void> Connection::DrainBody(Request& req, bool& keep_alive) {
   if (parser_->is_done()) {
+    co_return;
+  }
+  if (!req.sent_continue_ && beast::iequals(req.header("Expect"), "100-continue")) {
+    // The client is waiting for 100 Continue before it sends the body; it will not come.
+    keep_alive = false;
     co_return;
   }
   auto cl = req.content_length();

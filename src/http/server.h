@@ -55,6 +55,8 @@ class Request {
   // Header value or empty.
   std::string_view header(std::string_view name) const;
   bool has_header(std::string_view name) const;
+  // Every header field as received (for signature verification).
+  std::vector<std::pair<std::string, std::string>> headers() const;
   // Declared Content-Length, if any (absent for chunked bodies).
   std::optional<uint64_t> content_length() const;
   // Whether the request carries a body (Content-Length > 0 or chunked).

@@ -25,6 +25,7 @@ struct ManifestRecord {
   std::string subject;            // digest of the subject manifest, empty if none
   std::string annotations_json;   // JSON object text, empty if none
   uint64_t size = 0;
+  uint64_t image_size = 0;        // sum of the sizes of referenced blobs
   int64_t pushed_at = 0;          // unix seconds
   std::string body;               // the manifest bytes (filled by GetManifest/GetTaggedManifest)
 };
@@ -40,6 +41,56 @@ struct UploadRecord {
   std::string repository;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+};
+
+// A repository and its ECR settings. JSON-valued fields hold the ECR wire shapes verbatim.
+struct RepositoryRecord {
+  std::string name;
+  int64_t created_at = 0;
+  std::string image_tag_mutability = "MUTABLE";  // MUTABLE | IMMUTABLE | *_WITH_EXCLUSION
+  std::string mutability_exclusions_json;        // JSON array of {filterType, filter}, or empty
+  bool scan_on_push = false;
+  std::string encryption_type = "AES256";        // AES256 | KMS | KMS_DSSE (immutable)
+  std::string kms_key;
+  std::string policy_text;                       // repository policy, empty if none
+  std::string tags_json;                         // JSON array of {Key, Value}, or empty
+};
+
+// One image (manifest) of a repository with the tags that point at it.
+struct ImageRecord {
+  std::string digest;
+  std::string media_type;
+  std::string artifact_type;
+  std::string subject;
+  uint64_t size = 0;        // manifest bytes
+  uint64_t image_size = 0;  // sum of referenced blob sizes (layers and config)
+  int64_t pushed_at = 0;
+  int64_t last_pulled_at = 0;  // 0: never recorded
+  std::vector<std::string> tags;
+};
+
+// A repository creation template (ECR CreateRepositoryCreationTemplate); config_json holds
+// the template's settings in ECR's wire shape.
+struct TemplateRecord {
+  std::string prefix;  // "ROOT" or a repository name prefix
+  std::string config_json;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct UserRecord {
+  std::string name;
+  std::string kind = "user";  // user | role
+  int64_t created_at = 0;
+  std::vector<std::string> policy_arns;  // attached identity policies
+};
+
+struct AccessKeyRecord {
+  std::string id;                 // AKIA...
+  std::string user;
+  std::string secret_ciphertext;  // the secret, sealed under the master key (never plaintext)
+  std::string status = "Active";  // Active | Inactive
+  int64_t created_at = 0;
 };
 
 struct StoreStats {
@@ -78,9 +129,12 @@ class MetadataStore {
   // repository (blobs linked, manifests present) — else kManifestBlobUnknown with the missing
   // digest in detail and no change — stores the manifest with its body (idempotent for the
   // same digest), its refs, and points `tag` (if non-empty) at it. Durable on return.
+  // If `protect_tag` is set and the tag already points at another digest, nothing changes and
+  // kTagImmutable is returned (tag immutability is decided by the caller, enforced atomically
+  // here).
   virtual Status PutManifest(const std::string& repo, const ManifestRecord& manifest,
                              const std::vector<ManifestRef>& refs, const std::string& tag,
-                             int64_t now) = 0;
+                             bool protect_tag, int64_t now) = 0;
   // The manifest with its body. kNotFound if absent.
   virtual Result<ManifestRecord> GetManifest(const std::string& repo,
                                              const std::string& digest) = 0;
@@ -109,6 +163,53 @@ class MetadataStore {
   virtual Status DeleteUpload(const std::string& id) = 0;
   // Sessions not touched since `before` (unix seconds).
   virtual Result<std::vector<UploadRecord>> ListUploadsIdleSince(int64_t before) = 0;
+
+  // --- ECR repositories, images, templates, settings --------------------------------------
+  // kAlreadyExists if the repository exists.
+  virtual Status CreateRepository(const RepositoryRecord& repo) = 0;
+  // kNotFound.
+  virtual Result<RepositoryRecord> GetRepository(const std::string& name) = 0;
+  // Repositories in name order strictly after `after`, at most `limit`.
+  virtual Result<std::vector<RepositoryRecord>> ListRepositoryRecords(const std::string& after,
+                                                                      uint32_t limit) = 0;
+  // Replaces the mutable settings (mutability, exclusions, scanning, policy, tags). kNotFound.
+  virtual Status UpdateRepository(const RepositoryRecord& repo) = 0;
+  // Deletes the repository with its manifests, tags, links and upload sessions. kNotFound;
+  // kPreconditionFailed if it still holds images and `force` is false (nothing deleted).
+  virtual Status DeleteRepository(const std::string& name, bool force) = 0;
+  // Every image of the repository, ordered by push time then digest. kNotFound (repository).
+  virtual Result<std::vector<ImageRecord>> ListImages(const std::string& repo) = 0;
+  // Digests of manifests in `repo` that reference `digest` as a child (image indexes).
+  virtual Result<std::vector<std::string>> ListParents(const std::string& repo,
+                                                       const std::string& digest) = 0;
+
+  virtual Status CreateTemplate(const TemplateRecord& t) = 0;              // kAlreadyExists
+  virtual Result<TemplateRecord> GetTemplate(const std::string& prefix) = 0;  // kNotFound
+  virtual Result<std::vector<TemplateRecord>> ListTemplates() = 0;        // prefix order
+  virtual Status UpdateTemplate(const TemplateRecord& t) = 0;              // kNotFound
+  virtual Status DeleteTemplate(const std::string& prefix) = 0;           // kNotFound
+
+  // Registry-wide settings (registry id, registry policy, ...). GetSetting: kNotFound.
+  virtual Result<std::string> GetSetting(const std::string& key) = 0;
+  virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+  // Stores `value` only if the key is absent; returns the value now stored.
+  virtual Result<std::string> PutSettingIfAbsent(const std::string& key,
+                                                 const std::string& value) = 0;
+  virtual Status DeleteSetting(const std::string& key) = 0;  // kNotFound
+
+  // --- identity ------------------------------------------------------------------------------
+  virtual Status CreateUser(const UserRecord& user) = 0;               // kAlreadyExists
+  virtual Result<UserRecord> GetUser(const std::string& name) = 0;     // kNotFound
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
+  // Deletes the user, its access keys and attachments. kNotFound.
+  virtual Status DeleteUser(const std::string& name) = 0;
+  virtual Status AttachPolicy(const std::string& user, const std::string& arn) = 0;  // kNotFound
+  virtual Status DetachPolicy(const std::string& user, const std::string& arn) = 0;  // kNotFound
+  virtual Status CreateAccessKey(const AccessKeyRecord& key) = 0;  // kNotFound (user)
+  virtual Result<AccessKeyRecord> GetAccessKey(const std::string& id) = 0;  // kNotFound
+  // Keys of `user` (every key if empty), by id.
+  virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& user) = 0;
+  virtual Status DeleteAccessKey(const std::string& id) = 0;  // kNotFound
 
   virtual Result<StoreStats> Stats() = 0;
 };

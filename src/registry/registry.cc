@@ -75,6 +75,11 @@ uint64_t UploadWriter::size() const { return state_->writer->size(); }
 
 asio::awaitable<Status> UploadWriter::Append(std::span<const char> bytes) {
   State* st = state_.get();
+  if (st->writer->size() + bytes.size() > registry_.options_.max_blob_bytes) {
+    co_return MakeError(Errc::kTooLarge, "blob exceeds the size limit of " +
+                                             std::to_string(registry_.options_.max_blob_bytes) +
+                                             " bytes");
+  }
   co_return co_await RunBlocking(registry_.pool_, [st, bytes]() -> Status {
     uint64_t before = st->writer->size();
     Status s = st->writer->Append(bytes);
@@ -136,8 +141,8 @@ Task<Ok> Registry::DeleteBlob(std::string repo, std::string digest) {
 }
 
 Task<UploadStatus> Registry::StartUpload(std::string repo) {
-  BERTH_CO_TRY(ValidateRepositoryName(repo));
-  std::string id = RandomHexId();
+  BERTH_CO_TRY(co_await EnsureRepositoryForPush(repo));
+  std::string id = RandomUuid();
   int64_t now = clock_.NowSeconds();
   Status s = co_await RunBlocking(pool_, [&]() -> Status {
     // Record the session first: storage debris without a record is purged, never served.
@@ -318,7 +323,7 @@ Task<Ok> Registry::CancelUpload(std::string repo, std::string id) {
 }
 
 Task<MountResult> Registry::MountOrStart(std::string repo, std::string digest, std::string from) {
-  BERTH_CO_TRY(ValidateRepositoryName(repo));
+  BERTH_CO_TRY(co_await EnsureRepositoryForPush(repo));
   auto d = ParseDigest(digest);
   if (d.ok() && (from.empty() || IsValidRepositoryName(from))) {
     int64_t now = clock_.NowSeconds();
@@ -402,6 +407,7 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
   if (body.size() > kMaxManifestBytes) {
     co_return MakeError(Errc::kTooLarge, "manifest exceeds the 4 MiB limit");
   }
+  BERTH_CO_TRY(co_await EnsureRepositoryForPush(repo));
   int64_t now = clock_.NowSeconds();
   auto result = co_await RunBlocking(pool_, [&]() -> Result<PutManifestResult> {
     BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(content_type, body));
@@ -429,7 +435,15 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     for (const Descriptor& d : parsed.manifests) {
       refs.push_back({d.digest, true});
     }
-    BERTH_TRY(meta_.PutManifest(repo, rec, refs, tag, now));
+    for (const Descriptor& d : parsed.blobs) {
+      rec.image_size += d.size;
+    }
+    bool protect = false;
+    if (!tag.empty()) {
+      BERTH_ASSIGN_OR_RETURN(meta::RepositoryRecord repo_rec, meta_.GetRepository(repo));
+      protect = IsTagImmutable(repo_rec, tag);
+    }
+    BERTH_TRY(meta_.PutManifest(repo, rec, refs, tag, protect, now));
     return PutManifestResult{digest, parsed.subject};
   });
   co_return result;

@@ -34,6 +34,7 @@ using Task = boost::asio::awaitable<Result<T>>;
 struct RegistryOptions {
   int64_t upload_ttl_seconds = 24 * 3600;  // idle upload sessions older than this are purged
   uint32_t max_page_size = 10000;          // largest page of tags or catalog entries
+  uint64_t max_blob_bytes = 52000ull << 20;  // ECR's layer size limit (52,000 MiB)
 };
 
 struct BlobInfo {
@@ -97,7 +98,8 @@ class UploadWriter {
 
   uint64_t size() const;
   // Appends bytes; the span must stay valid until the call completes.
-  // Errors: kUnavailable (I/O; size() says what was kept).
+  // Errors: kTooLarge (the blob would exceed max_blob_bytes; nothing appended),
+  // kUnavailable (I/O; size() says what was kept).
   boost::asio::awaitable<Status> Append(std::span<const char> bytes);
 
  private:
@@ -166,6 +168,42 @@ class Registry {
                                             std::string artifact_type);
 
   Task<meta::StoreStats> Stats();
+
+  // --- ECR repository model (repositories.cc) ------------------------------------------------
+  // Creates a repository with its settings. kNameInvalid, kAlreadyExists.
+  Task<meta::RepositoryRecord> CreateRepository(meta::RepositoryRecord record);
+  // kNameInvalid, kNameUnknown.
+  Task<meta::RepositoryRecord> GetRepository(std::string name);
+  Task<std::vector<meta::RepositoryRecord>> ListRepositoryRecords(std::string after,
+                                                                  uint32_t limit);
+  // Replaces mutable settings. kNameUnknown.
+  Task<Ok> UpdateRepository(meta::RepositoryRecord record);
+  // Returns the record as it was. kNameUnknown; kPreconditionFailed when not empty and not
+  // forced.
+  Task<meta::RepositoryRecord> DeleteRepository(std::string name, bool force);
+  // Images with their tags. kNameUnknown.
+  Task<std::vector<meta::ImageRecord>> ListImages(std::string repo);
+  // Image indexes of `repo` that list `digest` as a child.
+  Task<std::vector<std::string>> ListParents(std::string repo, std::string digest);
+  // Makes sure a repository exists before a push: creates it from the longest matching
+  // CREATE_ON_PUSH template, or fails with kNameUnknown when none matches.
+  Task<Ok> EnsureRepositoryForPush(std::string repo);
+
+  Task<meta::TemplateRecord> CreateTemplate(meta::TemplateRecord t);  // kAlreadyExists
+  Task<meta::TemplateRecord> GetTemplate(std::string prefix);         // kNotFound
+  Task<std::vector<meta::TemplateRecord>> ListTemplates();
+  Task<meta::TemplateRecord> UpdateTemplate(meta::TemplateRecord t);  // kNotFound
+  Task<meta::TemplateRecord> DeleteTemplate(std::string prefix);      // kNotFound
+
+  Task<std::string> GetSetting(std::string key);  // kNotFound
+  Task<Ok> PutSetting(std::string key, std::string value);
+  Task<std::string> DeleteSetting(std::string key);  // returns the old value; kNotFound
+
+  // Whether `tag` is protected from being moved under the repository's tag mutability setting
+  // (IMMUTABLE, MUTABLE, and the *_WITH_EXCLUSION forms with wildcard filters).
+  static bool IsTagImmutable(const meta::RepositoryRecord& repo, std::string_view tag);
+  // ECR wildcard match: '*' matches any run of characters.
+  static bool WildcardMatch(std::string_view pattern, std::string_view text);
 
   const RegistryOptions& options() const { return options_; }
 

@@ -18,7 +18,11 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/ecr/ecr_api.h"
+#include "api/oci/errors.h"
 #include "api/oci/oci_api.h"
+#include "auth/authenticator.h"
+#include "base/crypto.h"
 #include "base/clock.h"
 #include "base/strings.h"
 #include "server/metrics.h"
@@ -35,6 +39,11 @@ struct App::Impl {
   asio::thread_pool pool;
   registry::Registry registry;
   api::oci::OciApi oci;
+  Secret master_key;
+  registry::Identity identity;
+  auth::TokenService tokens;
+  auth::Authenticator authenticator;
+  std::unique_ptr<api::ecr::EcrApi> ecr;
   Metrics metrics;
   std::unique_ptr<http::Server> server;
   asio::signal_set signals;
@@ -43,7 +52,7 @@ struct App::Impl {
   std::atomic<bool> stopping{false};
 
   Impl(AppOptions opts, std::unique_ptr<meta::MetadataStore> m,
-       std::unique_ptr<storage::BlobStore> b, int io_threads, int blocking_threads)
+       std::unique_ptr<storage::BlobStore> b, Secret key, int io_threads, int blocking_threads)
       : options(std::move(opts)),
         meta(std::move(m)),
         blobs(std::move(b)),
@@ -51,6 +60,10 @@ struct App::Impl {
         pool(static_cast<size_t>(blocking_threads)),
         registry(*meta, *blobs, pool, SystemClock::Get(), options.registry),
         oci(registry),
+        master_key(std::move(key)),
+        identity(*meta, master_key, SystemClock::Get(), &pool),
+        tokens(master_key, SystemClock::Get()),
+        authenticator(identity, tokens, SystemClock::Get()),
         signals(ioc, SIGINT, SIGTERM),
         purge_timer(ioc) {}
 
@@ -110,7 +123,18 @@ struct App::Impl {
       r.route = "metrics";
       co_return r;
     }
+    if (path == "/" && req.method() == boost::beast::http::verb::post &&
+        req.has_header("X-Amz-Target")) {
+      co_return co_await ecr->Handle(req);
+    }
     if (path == "/v2" || path.starts_with("/v2/")) {
+      auto principal = co_await AuthenticateOci(req, query);
+      if (!principal.ok()) {
+        co_return Unauthorized(principal.error(), req.method() == boost::beast::http::verb::head);
+      }
+      if (path == "/v2/token") {
+        co_return IssueBearer(*principal, query);
+      }
       co_return co_await oci.Handle(req, std::move(path), std::move(query));
     }
     http::Response r;
@@ -119,6 +143,54 @@ struct App::Impl {
     r.body = "not found\n";
     co_return r;
   }
+
+  // OCI credentials: a presigned URL (GetDownloadUrlForLayer), or an Authorization header.
+  asio::awaitable<Result<iam::Principal>> AuthenticateOci(http::Request& req,
+                                                          const std::string& query) {
+    if (query.find("X-Amz-Signature=") != std::string::npos) {
+      auth::HttpRequestView view;
+      view.method = std::string(req.method_string());
+      view.target = std::string(req.target());
+      view.headers = req.headers();
+      co_return co_await authenticator.AuthenticateSigV4(std::move(view), "ecr");
+    }
+    co_return co_await authenticator.AuthenticateHeader(std::string(req.header("Authorization")));
+  }
+
+  http::Response Unauthorized(const Error& e, bool head) {
+    http::Response r = api::oci::ErrorResponse(
+        401, "UNAUTHORIZED",
+        e.code == Errc::kAuthMissing ? "authentication required" : e.message, {}, head);
+    r.Set("WWW-Authenticate", "Basic realm=\"" + public_url + "\"");
+    r.Set("Docker-Distribution-API-Version", "registry/2.0");
+    r.route = "unauthorized";
+    return r;
+  }
+
+  // Docker token authentication (distribution docs/spec/auth/token.md): a short-lived bearer
+  // token for the requested scope, obtained with Basic credentials.
+  http::Response IssueBearer(const iam::Principal& p, const std::string& query) {
+    std::string scope;
+    if (auto pos = query.find("scope="); pos != std::string::npos) {
+      scope = query.substr(pos + 6, query.find('&', pos) - pos - 6);
+    }
+    int64_t now = SystemClock::Get().NowSeconds();
+    constexpr int64_t kBearerTtl = 300;
+    std::string token = tokens.Issue(
+        auth::TokenClaims{"bearer", p.name, p.access_key_id, scope, now, now + kBearerTtl});
+    boost::json::object o;
+    o["token"] = token;
+    o["access_token"] = token;
+    o["expires_in"] = kBearerTtl;
+    o["issued_at"] = FormatRfc3339(now);
+    http::Response r;
+    r.Set("Content-Type", "application/json");
+    r.body = boost::json::serialize(o);
+    r.route = "token";
+    return r;
+  }
+
+  std::string public_url;
 
   void OnComplete(const http::Completion& c) {
     metrics.RecordRequest(c.route, c.method, c.status, c.seconds, c.bytes_in, c.bytes_out);
@@ -179,7 +251,7 @@ struct App::Impl {
 };
 
 App::App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
-         std::unique_ptr<storage::BlobStore> blobs) {
+         std::unique_ptr<storage::BlobStore> blobs, Secret master_key) {
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int io = options.io_threads > 0 ? options.io_threads : cores;
   int blocking = options.blocking_threads > 0 ? options.blocking_threads : std::max(4, 2 * cores);
@@ -187,8 +259,12 @@ App::App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
   const auto options_access_level = spdlog::get_level() <= spdlog::level::info
                                         ? spdlog::level::info
                                         : spdlog::level::off;
-  impl_ = std::make_unique<Impl>(std::move(options), std::move(meta), std::move(blobs), io,
-                                 blocking);
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(meta), std::move(blobs),
+                                 std::move(master_key), io, blocking);
+  impl_->public_url = impl_->options.public_url.empty()
+                          ? "http://" + impl_->options.http.host + ":" +
+                                std::to_string(impl_->options.http.port)
+                          : impl_->options.public_url;
   if (!spdlog::get("access")) {
     // Its own sink: the access log is JSON lines whatever the main log format is.
     auto access = spdlog::stderr_logger_st("access");
@@ -204,8 +280,28 @@ App::~App() {
   }
 }
 
+Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
+    std::optional<registry::NewAccessKey> preset_admin_key) {
+  Impl& im = *impl_;
+  auto key = im.identity.BootstrapBlocking(im.options.account_id, im.options.region,
+                                           std::move(preset_admin_key));
+  if (!key.ok()) {
+    return std::move(key).error();
+  }
+  api::ecr::EcrOptions eo;
+  eo.account = im.identity.account();
+  eo.public_url = im.public_url;
+  eo.token_ttl_seconds = im.options.token_ttl_seconds;
+  im.ecr = std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator,
+                                              im.tokens, SystemClock::Get(), std::move(eo));
+  return key;
+}
+
 Status App::Start() {
   Impl& im = *impl_;
+  if (!im.ecr) {
+    BERTH_TRY(Bootstrap());
+  }
   im.server = std::make_unique<http::Server>(
       im.ioc, im.options.http, [&im](http::Request& req) { return im.Handle(req); },
       [&im](const http::Completion& c) { im.OnComplete(c); },

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/secret.h"
+#include "registry/identity.h"
 #include "http/server.h"
 #include "meta/metadata_store.h"
 #include "registry/registry.h"
@@ -26,16 +28,25 @@ struct AppOptions {
   int blocking_threads = 0;  // 0: max(4, 2 per core)
   bool access_log = true;
   std::chrono::seconds upload_purge_interval{60};
+  // ECR model.
+  std::string account_id;  // empty: generated at first start
+  std::string region = "us-east-1";
+  std::string public_url;  // empty: http://<host>:<port>
+  int64_t token_ttl_seconds = 12 * 3600;
 };
 
 class App {
  public:
   App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
-      std::unique_ptr<storage::BlobStore> blobs);
+      std::unique_ptr<storage::BlobStore> blobs, Secret master_key);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;
 
+  // Sets up the account on first start (see registry::Identity::BootstrapBlocking); returns the
+  // administrator's new access key when it was created now. Call once, before Start().
+  Result<std::optional<registry::NewAccessKey>> Bootstrap(
+      std::optional<registry::NewAccessKey> preset_admin_key = std::nullopt);
   // Binds the listener and starts serving. Handles SIGTERM/SIGINT as graceful shutdown.
   Status Start();
   uint16_t port() const;

@@ -10,7 +10,8 @@ Standard library only. Reused by every file in test/integration/.
 `Berth` starts `berth serve --listen 127.0.0.1:<free port> --data-dir <temp>/data
 [extra args]`, waits until `GET /healthz` answers 200, and sends the server's
 stdout+stderr to `<temp>/berth.log`. `BerthTestCase` runs one server per test
-class and prints the tail of that log when a test of the class fails.
+class; when a test fails it prints what the server logged during that test (and
+keeps the temp dir), and it restarts a server that an earlier test crashed.
 
 Environment:
     BERTH_BIN          path of the binary (default /work/main/build/berth)
@@ -23,6 +24,7 @@ Environment:
 """
 
 import atexit
+import base64
 import http.client
 import json
 import os
@@ -140,9 +142,24 @@ def add_query(path: str, **params: str) -> str:
     return path + sep + urllib.parse.urlencode(params, safe=":/+")
 
 
+# Every test server is provisioned with this administrator key (berth reads these variables
+# at first start), and requests carry it unless a test passes its own Authorization header
+# (or Authorization=None for an anonymous request).
+ADMIN_ACCESS_KEY_ID = "AKIABERTHTESTADMIN01"
+ADMIN_SECRET_ACCESS_KEY = "berth-test-admin-secret-000000000000000"
+ADMIN_BASIC = "Basic " + base64.b64encode(
+    ("%s:%s" % (ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)).encode()).decode()
+
+
 def _perform(conn: http.client.HTTPConnection, method: str, path: str,
              body: Optional[bytes], headers: Optional[dict]) -> Response:
     hdrs = dict(headers or {})
+    auth_keys = [k for k in hdrs if k.lower() == "authorization"]
+    if not auth_keys:
+        hdrs["Authorization"] = ADMIN_BASIC
+    for k in auth_keys:
+        if hdrs[k] is None:
+            del hdrs[k]
     if body is not None and isinstance(body, str):
         body = body.encode("utf-8")
     if body is None and method in ("POST", "PUT", "PATCH"):
@@ -201,9 +218,10 @@ class Berth:
         self.binary = binary or os.environ.get("BERTH_BIN", DEFAULT_BIN)
         self.extra_args = shlex.split(os.environ.get("BERTH_EXTRA_ARGS", "")) + list(extra_args)
         self.env = dict(os.environ, **(env or {}))
+        self.env.setdefault("BERTH_ADMIN_ACCESS_KEY_ID", ADMIN_ACCESS_KEY_ID)
+        self.env.setdefault("BERTH_ADMIN_SECRET_ACCESS_KEY", ADMIN_SECRET_ACCESS_KEY)
         self.startup_timeout = startup_timeout
         self.tmp_dir = tempfile.mkdtemp(prefix="berth-it-")
-        self._own_data_dir = data_dir is None
         self.data_dir = data_dir or os.path.join(self.tmp_dir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.log_path = os.path.join(self.tmp_dir, "berth.log")
@@ -253,8 +271,12 @@ class Berth:
             log.write(("\n==== %s $ %s\n" % (time.strftime("%H:%M:%S"),
                                              " ".join(self.command(port)))).encode())
             log.flush()
-            self.proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            try:
+                self.proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             env=self.env)
+            except OSError as e:  # e.g. ETXTBSY while the binary is being relinked
+                raise BerthStartError("cannot run %s: %s" % (self.binary, e)) from e
         _LIVE.add(self)
         deadline = time.monotonic() + self.startup_timeout
         last = "no answer"

@@ -22,6 +22,11 @@ OciError ToOciError(Errc code) {
     case Errc::kUnsupported: return {415, "UNSUPPORTED"};
     // ECR answers an overwrite of an immutable tag over the Docker API with TAG_INVALID.
     case Errc::kTagImmutable: return {400, "TAG_INVALID"};
+    case Errc::kAuthMissing: return {401, "UNAUTHORIZED"};
+    case Errc::kAuthMalformed: return {401, "UNAUTHORIZED"};
+    case Errc::kSignatureMismatch: return {401, "UNAUTHORIZED"};
+    case Errc::kSignatureExpired: return {401, "UNAUTHORIZED"};
+    case Errc::kUnknownAccessKey: return {401, "UNAUTHORIZED"};
     case Errc::kInvalidArgument: return {400, "UNSUPPORTED"};
     case Errc::kNotFound: return {404, "NOT_FOUND"};
     case Errc::kAlreadyExists: return {409, "CONFLICT"};

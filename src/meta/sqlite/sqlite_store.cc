@@ -75,6 +75,47 @@ CREATE TABLE uploads (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: ECR repository settings, image sizes and pull times, creation templates, settings,
+    // identity (users, attached policies, access keys with sealed secrets).
+    R"sql(
+ALTER TABLE repositories ADD COLUMN image_tag_mutability TEXT NOT NULL DEFAULT 'MUTABLE';
+ALTER TABLE repositories ADD COLUMN mutability_exclusions TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN scan_on_push INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN encryption_type TEXT NOT NULL DEFAULT 'AES256';
+ALTER TABLE repositories ADD COLUMN kms_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN policy_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE manifests ADD COLUMN image_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN last_pulled_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE templates (
+  prefix TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE user_policies (
+  user TEXT NOT NULL,
+  arn TEXT NOT NULL,
+  PRIMARY KEY (user, arn)
+) WITHOUT ROWID;
+CREATE TABLE access_keys (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  secret BLOB NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX access_keys_user ON access_keys(user);
+)sql",
 };
 
 Error DbError(sqlite3* db, std::string_view what) {
@@ -342,8 +383,20 @@ class SqliteStoreImpl final : public MetadataStore {
 
   Status PutManifest(const std::string& repo, const ManifestRecord& m,
                      const std::vector<ManifestRef>& refs, const std::string& tag,
-                     int64_t now) override {
+                     bool protect_tag, int64_t now) override {
     return Write([&](Conn& c) -> Status {
+      if (!tag.empty() && protect_tag) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT digest FROM tags WHERE repo=? AND name=?"));
+        q.Bind(1, repo).Bind(2, tag);
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row && q.Text(0) != m.digest) {
+          return MakeError(Errc::kTagImmutable,
+                           "The image tag '" + tag + "' already exists in the '" + repo +
+                               "' repository and cannot be overwritten because the tag is "
+                               "immutable.",
+                           tag);
+        }
+      }
       for (const ManifestRef& ref : refs) {
         BERTH_ASSIGN_OR_RETURN(
             auto q, c.Prepare(ref.is_manifest
@@ -362,8 +415,8 @@ class SqliteStoreImpl final : public MetadataStore {
       {
         BERTH_ASSIGN_OR_RETURN(
             auto q, c.Prepare("INSERT OR IGNORE INTO manifests(repo,digest,media_type,"
-                              "artifact_type,subject,annotations,size,pushed_at,body) "
-                              "VALUES(?,?,?,?,?,?,?,?,?)"));
+                              "artifact_type,subject,annotations,size,pushed_at,body,image_size) "
+                              "VALUES(?,?,?,?,?,?,?,?,?,?)"));
         BERTH_TRY(q.Bind(1, repo)
                       .Bind(2, m.digest)
                       .Bind(3, m.media_type)
@@ -373,6 +426,7 @@ class SqliteStoreImpl final : public MetadataStore {
                       .Bind(7, static_cast<int64_t>(m.size))
                       .Bind(8, m.pushed_at)
                       .BindBlob(9, m.body)
+                      .Bind(10, static_cast<int64_t>(m.image_size))
                       .Exec());
       }
       for (const ManifestRef& ref : refs) {
@@ -568,6 +622,406 @@ class SqliteStoreImpl final : public MetadataStore {
     });
   }
 
+
+  // --- ECR repositories ------------------------------------------------------------------------
+  static RepositoryRecord RowToRepo(Query& q) {
+    RepositoryRecord r;
+    r.name = q.Text(0);
+    r.created_at = q.Int(1);
+    r.image_tag_mutability = q.Text(2);
+    r.mutability_exclusions_json = q.Text(3);
+    r.scan_on_push = q.Int(4) != 0;
+    r.encryption_type = q.Text(5);
+    r.kms_key = q.Text(6);
+    r.policy_text = q.Text(7);
+    r.tags_json = q.Text(8);
+    return r;
+  }
+
+  Status CreateRepository(const RepositoryRecord& r) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("INSERT OR IGNORE INTO repositories(name,created_at,"
+                            "image_tag_mutability,mutability_exclusions,scan_on_push,"
+                            "encryption_type,kms_key,policy_text,tags) VALUES(?,?,?,?,?,?,?,?,?)"));
+      BERTH_TRY(q.Bind(1, r.name)
+                    .Bind(2, r.created_at)
+                    .Bind(3, r.image_tag_mutability)
+                    .Bind(4, r.mutability_exclusions_json)
+                    .Bind(5, int64_t{r.scan_on_push ? 1 : 0})
+                    .Bind(6, r.encryption_type)
+                    .Bind(7, r.kms_key)
+                    .Bind(8, r.policy_text)
+                    .Bind(9, r.tags_json)
+                    .Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kAlreadyExists, "repository exists", r.name);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<RepositoryRecord> GetRepository(const std::string& name) override {
+    return Read([&](Conn& c) -> Result<RepositoryRecord> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,"
+                                               "mutability_exclusions,scan_on_push,"
+                                               "encryption_type,kms_key,policy_text,tags FROM "
+                                               "repositories WHERE name=?"));
+      q.Bind(1, name);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "repository unknown", name);
+      }
+      return RowToRepo(q);
+    });
+  }
+
+  Result<std::vector<RepositoryRecord>> ListRepositoryRecords(const std::string& after,
+                                                              uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<RepositoryRecord>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,mutability_exclusions,"
+                            "scan_on_push,encryption_type,kms_key,policy_text,tags FROM "
+                            "repositories WHERE name>? ORDER BY name LIMIT ?"));
+      q.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+      std::vector<RepositoryRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(RowToRepo(q));
+      }
+    });
+  }
+
+  Status UpdateRepository(const RepositoryRecord& r) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("UPDATE repositories SET image_tag_mutability=?,"
+                            "mutability_exclusions=?,scan_on_push=?,policy_text=?,tags=? "
+                            "WHERE name=?"));
+      BERTH_TRY(q.Bind(1, r.image_tag_mutability)
+                    .Bind(2, r.mutability_exclusions_json)
+                    .Bind(3, int64_t{r.scan_on_push ? 1 : 0})
+                    .Bind(4, r.policy_text)
+                    .Bind(5, r.tags_json)
+                    .Bind(6, r.name)
+                    .Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "repository unknown", r.name);
+      }
+      return Ok{};
+    });
+  }
+
+  Status DeleteRepository(const std::string& name, bool force) override {
+    return Write([&](Conn& c) -> Status {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM repositories WHERE name=?"));
+        q.Bind(1, name);
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return MakeError(Errc::kNotFound, "repository unknown", name);
+        }
+      }
+      if (!force) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM manifests WHERE repo=? LIMIT 1"));
+        q.Bind(1, name);
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row) {
+          return MakeError(Errc::kPreconditionFailed, "repository contains images", name);
+        }
+      }
+      for (const char* sql :
+           {"DELETE FROM tags WHERE repo=?", "DELETE FROM manifest_refs WHERE repo=?",
+            "DELETE FROM manifests WHERE repo=?", "DELETE FROM repo_blobs WHERE repo=?",
+            "DELETE FROM uploads WHERE repo=?", "DELETE FROM repositories WHERE name=?"}) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
+        BERTH_TRY(q.Bind(1, name).Exec());
+      }
+      return Ok{};
+    });
+  }
+
+  Result<std::vector<ImageRecord>> ListImages(const std::string& repo) override {
+    return Read([&](Conn& c) -> Result<std::vector<ImageRecord>> {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM repositories WHERE name=?"));
+        q.Bind(1, repo);
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return MakeError(Errc::kNotFound, "repository unknown", repo);
+        }
+      }
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.size,"
+                            "m.image_size,m.pushed_at,m.last_pulled_at,t.name FROM manifests m "
+                            "LEFT JOIN tags t ON t.repo=m.repo AND t.digest=m.digest WHERE "
+                            "m.repo=? ORDER BY m.pushed_at,m.digest,t.name"));
+      q.Bind(1, repo);
+      std::vector<ImageRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        std::string digest = q.Text(0);
+        if (out.empty() || out.back().digest != digest) {
+          ImageRecord im;
+          im.digest = std::move(digest);
+          im.media_type = q.Text(1);
+          im.artifact_type = q.Text(2);
+          im.subject = q.Text(3);
+          im.size = static_cast<uint64_t>(q.Int(4));
+          im.image_size = static_cast<uint64_t>(q.Int(5));
+          im.pushed_at = q.Int(6);
+          im.last_pulled_at = q.Int(7);
+          out.push_back(std::move(im));
+        }
+        std::string tag = q.Text(8);
+        if (!tag.empty()) {
+          out.back().tags.push_back(std::move(tag));
+        }
+      }
+    });
+  }
+
+  Result<std::vector<std::string>> ListParents(const std::string& repo,
+                                               const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::string>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT digest FROM manifest_refs WHERE repo=? "
+                                               "AND child=? AND is_manifest=1 ORDER BY digest"));
+      q.Bind(1, repo).Bind(2, digest);
+      return Column0(q);
+    });
+  }
+
+  // --- templates ---------------------------------------------------------------------------------
+  Status CreateTemplate(const TemplateRecord& t) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("INSERT OR IGNORE INTO templates(prefix,config,"
+                                               "created_at,updated_at) VALUES(?,?,?,?)"));
+      BERTH_TRY(
+          q.Bind(1, t.prefix).Bind(2, t.config_json).Bind(3, t.created_at).Bind(4, t.updated_at)
+              .Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kAlreadyExists, "template exists", t.prefix);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<TemplateRecord> GetTemplate(const std::string& prefix) override {
+    return Read([&](Conn& c) -> Result<TemplateRecord> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT prefix,config,created_at,updated_at FROM "
+                                               "templates WHERE prefix=?"));
+      q.Bind(1, prefix);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "template unknown", prefix);
+      }
+      return TemplateRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)};
+    });
+  }
+
+  Result<std::vector<TemplateRecord>> ListTemplates() override {
+    return Read([&](Conn& c) -> Result<std::vector<TemplateRecord>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT prefix,config,created_at,updated_at FROM "
+                                               "templates ORDER BY prefix"));
+      std::vector<TemplateRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(TemplateRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)});
+      }
+    });
+  }
+
+  Status UpdateTemplate(const TemplateRecord& t) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("UPDATE templates SET config=?,updated_at=? WHERE prefix=?"));
+      BERTH_TRY(q.Bind(1, t.config_json).Bind(2, t.updated_at).Bind(3, t.prefix).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "template unknown", t.prefix);
+      }
+      return Ok{};
+    });
+  }
+
+  Status DeleteTemplate(const std::string& prefix) override {
+    return DeleteOne("DELETE FROM templates WHERE prefix=?", prefix, "template unknown");
+  }
+
+  // --- settings ----------------------------------------------------------------------------------
+  Result<std::string> GetSetting(const std::string& key) override {
+    return Read([&](Conn& c) -> Result<std::string> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT value FROM settings WHERE key=?"));
+      q.Bind(1, key);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "setting unknown", key);
+      }
+      return q.Text(0);
+    });
+  }
+
+  Status PutSetting(const std::string& key, const std::string& value) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO "
+                            "UPDATE SET value=excluded.value"));
+      return q.Bind(1, key).Bind(2, value).Exec();
+    });
+  }
+
+  Result<std::string> PutSettingIfAbsent(const std::string& key,
+                                         const std::string& value) override {
+    return Write([&](Conn& c) -> Result<std::string> {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q,
+                               c.Prepare("INSERT OR IGNORE INTO settings(key,value) VALUES(?,?)"));
+        BERTH_TRY(q.Bind(1, key).Bind(2, value).Exec());
+      }
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT value FROM settings WHERE key=?"));
+      q.Bind(1, key);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      (void)row;
+      return q.Text(0);
+    });
+  }
+
+  Status DeleteSetting(const std::string& key) override {
+    return DeleteOne("DELETE FROM settings WHERE key=?", key, "setting unknown");
+  }
+
+  // --- identity ----------------------------------------------------------------------------------
+  Status CreateUser(const UserRecord& u) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("INSERT OR IGNORE INTO users(name,kind,created_at) VALUES(?,?,?)"));
+      BERTH_TRY(q.Bind(1, u.name).Bind(2, u.kind).Bind(3, u.created_at).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kAlreadyExists, "user exists", u.name);
+      }
+      for (const auto& arn : u.policy_arns) {
+        BERTH_ASSIGN_OR_RETURN(
+            auto p, c.Prepare("INSERT OR IGNORE INTO user_policies(user,arn) VALUES(?,?)"));
+        BERTH_TRY(p.Bind(1, u.name).Bind(2, arn).Exec());
+      }
+      return Ok{};
+    });
+  }
+
+  Result<UserRecord> GetUser(const std::string& name) override {
+    return Read([&](Conn& c) -> Result<UserRecord> { return LoadUser(c, name); });
+  }
+
+  Result<std::vector<UserRecord>> ListUsers() override {
+    return Read([&](Conn& c) -> Result<std::vector<UserRecord>> {
+      std::vector<std::string> names;
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT name FROM users ORDER BY name"));
+        BERTH_ASSIGN_OR_RETURN(names, Column0(q));
+      }
+      std::vector<UserRecord> out;
+      for (const auto& n : names) {
+        BERTH_ASSIGN_OR_RETURN(UserRecord u, LoadUser(c, n));
+        out.push_back(std::move(u));
+      }
+      return out;
+    });
+  }
+
+  Status DeleteUser(const std::string& name) override {
+    return Write([&](Conn& c) -> Status {
+      {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM users WHERE name=?"));
+        BERTH_TRY(q.Bind(1, name).Exec());
+        if (q.Changes() == 0) {
+          return MakeError(Errc::kNotFound, "user unknown", name);
+        }
+      }
+      for (const char* sql :
+           {"DELETE FROM access_keys WHERE user=?", "DELETE FROM user_policies WHERE user=?"}) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
+        BERTH_TRY(q.Bind(1, name).Exec());
+      }
+      return Ok{};
+    });
+  }
+
+  Status AttachPolicy(const std::string& user, const std::string& arn) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_TRY(RequireUser(c, user));
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("INSERT OR IGNORE INTO user_policies(user,arn) VALUES(?,?)"));
+      return q.Bind(1, user).Bind(2, arn).Exec();
+    });
+  }
+
+  Status DetachPolicy(const std::string& user, const std::string& arn) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("DELETE FROM user_policies WHERE user=? AND arn=?"));
+      BERTH_TRY(q.Bind(1, user).Bind(2, arn).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "policy not attached", arn);
+      }
+      return Ok{};
+    });
+  }
+
+  Status CreateAccessKey(const AccessKeyRecord& k) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_TRY(RequireUser(c, k.user));
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("INSERT INTO access_keys(id,user,secret,status,"
+                                               "created_at) VALUES(?,?,?,?,?)"));
+      return q.Bind(1, k.id)
+          .Bind(2, k.user)
+          .BindBlob(3, k.secret_ciphertext)
+          .Bind(4, k.status)
+          .Bind(5, k.created_at)
+          .Exec();
+    });
+  }
+
+  Result<AccessKeyRecord> GetAccessKey(const std::string& id) override {
+    return Read([&](Conn& c) -> Result<AccessKeyRecord> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT id,user,secret,status,created_at FROM "
+                                               "access_keys WHERE id=?"));
+      q.Bind(1, id);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "access key unknown", id);
+      }
+      return AccessKeyRecord{q.Text(0), q.Text(1), q.Blob(2), q.Text(3), q.Int(4)};
+    });
+  }
+
+  Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& user) override {
+    return Read([&](Conn& c) -> Result<std::vector<AccessKeyRecord>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT id,user,secret,status,created_at FROM "
+                                               "access_keys WHERE user=? OR ?='' ORDER BY id"));
+      q.Bind(1, user).Bind(2, user);
+      std::vector<AccessKeyRecord> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(AccessKeyRecord{q.Text(0), q.Text(1), q.Blob(2), q.Text(3), q.Int(4)});
+      }
+    });
+  }
+
+  Status DeleteAccessKey(const std::string& id) override {
+    return DeleteOne("DELETE FROM access_keys WHERE id=?", id, "access key unknown");
+  }
+
   Result<StoreStats> Stats() override {
     return Read([&](Conn& c) -> Result<StoreStats> {
       StoreStats s;
@@ -588,6 +1042,49 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
  private:
+
+  Status DeleteOne(const char* sql, const std::string& key, const char* what) {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
+      BERTH_TRY(q.Bind(1, key).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, what, key);
+      }
+      return Ok{};
+    });
+  }
+
+  static Status RequireUser(Conn& c, const std::string& user) {
+    BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT 1 FROM users WHERE name=?"));
+    q.Bind(1, user);
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) {
+      return MakeError(Errc::kNotFound, "user unknown", user);
+    }
+    return Ok{};
+  }
+
+  static Result<UserRecord> LoadUser(Conn& c, const std::string& name) {
+    UserRecord u;
+    {
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("SELECT name,kind,created_at FROM users WHERE name=?"));
+      q.Bind(1, name);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "user unknown", name);
+      }
+      u.name = q.Text(0);
+      u.kind = q.Text(1);
+      u.created_at = q.Int(2);
+    }
+    BERTH_ASSIGN_OR_RETURN(auto q,
+                           c.Prepare("SELECT arn FROM user_policies WHERE user=? ORDER BY arn"));
+    q.Bind(1, name);
+    BERTH_ASSIGN_OR_RETURN(u.policy_arns, Column0(q));
+    return u;
+  }
+
   static Result<std::vector<std::string>> Column0(Query& q) {
     std::vector<std::string> out;
     for (;;) {

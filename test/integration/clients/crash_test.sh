@@ -124,6 +124,39 @@ crash_during() {
   pass "berth killed mid-upload (curl exit $rc: $(tail -n1 "$WORK/client.out"))"
 }
 
+# resume_session OLD_UPLOAD_URL: if berth still knows the interrupted session (GET -> 204
+# with Range: 0-N), send the rest of the blob from N+1 with a Content-Range PATCH and
+# close it with PUT ?digest=. Whatever offset berth reports must be the truth: resuming
+# from it has to yield the original digest.
+resume_session() {
+  local url="http://$REG/${1#http://*/}" hdrs=$WORK/resume-headers code range next loc
+  code=$(curl -sS -o /dev/null -D "$hdrs" -w '%{http_code}' -m 30 "${CURL_AUTH[@]}" "$url")
+  if [[ $code != 204 ]]; then
+    say "    session ${url#http://*/} not resumable after restart (GET: $code); skipped"
+    return 0
+  fi
+  range=$(tr -d '\r' <"$hdrs" | awk 'tolower($1)=="range:" {print $2}')
+  [[ $range =~ ^(bytes=)?0-([0-9]+)$ ]] || fail "GET of the upload session: 204 with Range '$range' (want 0-<last byte>)"
+  next=$((BASH_REMATCH[2] + 1))
+  ((next < CRASH_SIZE)) || fail "upload session after the crash claims $next of $CRASH_SIZE bytes"
+  say "    session ${url#http://*/} resumes at byte $next (Range: $range)"
+  dd if="$WORK/big.bin" of="$WORK/rest.bin" bs=1M skip="$next" iflag=skip_bytes status=none
+  code=$(curl -sS -o "$WORK/resume.body" -D "$hdrs" -w '%{http_code}' -X PATCH -m 300 "${CURL_AUTH[@]}" \
+    -H 'Content-Type: application/octet-stream' -H "Content-Range: $next-$((CRASH_SIZE - 1))" \
+    -T "$WORK/rest.bin" "$url")
+  [[ $code == 202 ]] || { cat "$hdrs" "$WORK/resume.body" >&2; fail "PATCH Content-Range: $next-$((CRASH_SIZE - 1)) on the resumed session: expected 202, got $code"; }
+  expect_eq "Range after the resuming PATCH" "0-$((CRASH_SIZE - 1))" \
+    "$(tr -d '\r' <"$hdrs" | awk 'tolower($1)=="range:" {sub(/^bytes=/, "", $2); print $2}')"
+  loc=$(tr -d '\r' <"$hdrs" | awk 'tolower($1)=="location:" {print $2}')
+  [[ -n $loc ]] || loc=$url
+  [[ $loc == http* ]] || loc="http://$REG$loc"
+  code=$(curl -sS -o "$WORK/resume.body" -w '%{http_code}' -X PUT -m 300 "${CURL_AUTH[@]}" \
+    "$(with_digest "$loc" "$BIG_DIGEST")")
+  [[ $code == 201 ]] || { cat "$WORK/resume.body" >&2; fail "PUT ?digest= closing the resumed session: expected 201, got $code (the bytes berth kept do not add up to the blob?)"; }
+  pass "resumed session completed: 201"
+  rm -f "$WORK/rest.bin"
+}
+
 restart_berth() {
   BERTH_DATA_DIR=$BERTH_DATA start_berth
   pass "berth restarted on the same data dir"
@@ -146,7 +179,8 @@ BIG_HEX=${BIG_DIGEST#sha256:}
 say "    $BIG_DIGEST"
 
 step "crash 1: POST + streamed PATCH (chunked), SIGKILL mid-stream"
-URL=$(upload_url crash/big)
+URL1=$(upload_url crash/big)
+URL=$URL1
 crash_during -X PATCH -H 'Content-Type: application/octet-stream' -H 'Transfer-Encoding: chunked' \
   -T "$WORK/big.bin" "$URL"
 check_blobs_dir
@@ -162,6 +196,11 @@ check_blobs_dir
 step "restart after crash 2"
 restart_berth
 check_after_restart "$URL"
+
+step "resume the interrupted sessions if berth kept them (both must then give the right digest)"
+resume_session "$URL1"
+resume_session "$URL"
+BIG_HEX=none-expected-after-complete-upload check_blobs_dir
 
 step "the same blob uploads completely afterwards"
 URL=$(upload_url crash/big)

@@ -12,7 +12,7 @@
 #   CLIENT_TIMEOUT         seconds one client command may take (default 180)
 #   KEEP_WORK=1            keep the temp dir (default: removed; logs are copied to
 #                          $BERTH_IT_LOGS on failure)
-#   BERTH_IT_LOGS          where logs of failed runs go (default /tmp/berth-it-logs)
+#   BERTH_IT_LOGS          where logs of failed runs go (default /tmp/berth-clients-logs)
 #   SKOPEO_SHARED_CACHE=1  let skopeo use the machine-wide blob-info cache (default:
 #                          every script gets its own, empty one; see skopeo_cmd)
 #
@@ -23,16 +23,20 @@
 set -Eeuo pipefail
 
 BERTH_BIN=${BERTH_BIN:-/work/main/build/berth}
-BERTH_CREDS=${BERTH_CREDS:-}
+# Every berth these scripts start is provisioned with this administrator key (read by berth
+# at first start); clients use it unless BERTH_CREDS says otherwise.
+export BERTH_ADMIN_ACCESS_KEY_ID=${BERTH_ADMIN_ACCESS_KEY_ID:-AKIABERTHTESTADMIN01}
+export BERTH_ADMIN_SECRET_ACCESS_KEY=${BERTH_ADMIN_SECRET_ACCESS_KEY:-berth-test-admin-secret-000000000000000}
+BERTH_CREDS=${BERTH_CREDS-$BERTH_ADMIN_ACCESS_KEY_ID:$BERTH_ADMIN_SECRET_ACCESS_KEY}
 BERTH_HEALTH_PATH=${BERTH_HEALTH_PATH:-/healthz}
 BERTH_START_TIMEOUT=${BERTH_START_TIMEOUT:-20}
 BERTH_STOP_TIMEOUT=${BERTH_STOP_TIMEOUT:-20}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-180}
-BERTH_IT_LOGS=${BERTH_IT_LOGS:-/tmp/berth-it-logs}
+BERTH_IT_LOGS=${BERTH_IT_LOGS:-/tmp/berth-clients-logs}
 
 TEST_NAME=$(basename "$0" .sh)
 MAIN_PID=$BASHPID
-WORK=$(mktemp -d "/tmp/berth-it-$TEST_NAME.XXXXXX")
+WORK=$(mktemp -d "/tmp/berth-clients-$TEST_NAME.XXXXXX")
 mkdir -p "$WORK/logs"
 PASS_COUNT=0
 LAST_LOG=""

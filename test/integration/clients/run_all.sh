@@ -2,11 +2,11 @@
 # Runs every real-client test script (or the ones named) and prints a summary.
 #   ./run_all.sh                       # all
 #   ./run_all.sh skopeo podman         # a subset (names with or without _test.sh)
-# Each script's full output goes to $BERTH_IT_OUT (default /tmp/berth-it-out)/<name>.out.
+# Each script's full output goes to $BERTH_IT_OUT (default /tmp/berth-clients-out)/<name>.out.
 # Environment: see lib.sh (BERTH_BIN, BERTH_CREDS, ...). PER_TEST_TIMEOUT (default 1200 s).
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
-OUT=${BERTH_IT_OUT:-/tmp/berth-it-out}
+OUT=${BERTH_IT_OUT:-/tmp/berth-clients-out}
 PER_TEST_TIMEOUT=${PER_TEST_TIMEOUT:-1200}
 mkdir -p "$OUT"
 

@@ -1,0 +1,54 @@
+// EcrApi: Amazon ECR's control plane (AWS JSON 1.1 over `POST /` with
+// `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Action>`) as a thin adapter over
+// registry::Registry — the same rules as the OCI API, because both call the same functions.
+// Request and response shapes, limits and exception names follow botocore's ECR service
+// model. Every request is authenticated with SigV4 (service "ecr").
+//
+// Thread-safe; borrows everything it is given.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "auth/authenticator.h"
+#include "http/server.h"
+#include "iam/iam.h"
+#include "registry/identity.h"
+#include "registry/registry.h"
+
+namespace berth::api::ecr {
+
+struct EcrOptions {
+  iam::Account account;
+  std::string public_url;  // e.g. http://127.0.0.1:5000 (proxyEndpoint, repositoryUri host)
+  int64_t token_ttl_seconds = 12 * 3600;
+  int64_t download_url_ttl_seconds = 3600;
+};
+
+inline constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
+// Largest request body accepted (UploadLayerPart carries up to 20 MiB, base64-encoded).
+inline constexpr uint64_t kMaxRequestBytes = 32ull << 20;
+
+class EcrApi {
+ public:
+  EcrApi(registry::Registry& registry, registry::Identity& identity,
+         auth::Authenticator& authenticator, const auth::TokenService& tokens,
+         const Clock& clock, EcrOptions options);
+
+  // Serves `POST /` with an X-Amz-Target header.
+  boost::asio::awaitable<http::Response> Handle(http::Request& req);
+
+ private:
+  struct Call;
+  boost::asio::awaitable<http::Response> Dispatch(Call& call);
+
+  registry::Registry& registry_;
+  registry::Identity& identity_;
+  auth::Authenticator& authenticator_;
+  const auth::TokenService& tokens_;
+  const Clock& clock_;
+  EcrOptions options_;
+};
+
+}  // namespace berth::api::ecr

@@ -1,0 +1,188 @@
+#include "registry/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <boost/json.hpp>
+
+#include "base/blocking.h"
+#include "base/crypto.h"
+
+namespace berth::registry {
+
+namespace {
+constexpr const char* kAccountSetting = "account.registry_id";
+constexpr const char* kBootstrapSetting = "bootstrap.done";
+}  // namespace
+
+Result<Secret> LoadOrCreateMasterKey(const std::string& path) {
+  if (const char* env = std::getenv("BERTH_MASTER_KEY"); env != nullptr && *env != '\0') {
+    auto raw = Base64Decode(env);
+    if (!raw.ok() || raw->size() != 32) {
+      return MakeError(Errc::kInvalidArgument,
+                       "BERTH_MASTER_KEY must be the base64 encoding of 32 bytes");
+    }
+    return Secret(std::move(*raw));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    std::string buf(64, '\0');
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ::close(fd);
+    if (n != 32) {
+      return MakeError(Errc::kInvalidArgument,
+                       "master key file " + path + " must hold exactly 32 bytes");
+    }
+    buf.resize(32);
+    return Secret(std::move(buf));
+  }
+  if (errno != ENOENT) {
+    return MakeError(Errc::kUnavailable, "master key " + path + ": " + std::strerror(errno));
+  }
+  std::string key = RandomBytes(32);
+  std::string tmp = path + ".tmp";
+  fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return MakeError(Errc::kUnavailable, "master key " + tmp + ": " + std::strerror(errno));
+  }
+  bool ok = ::write(fd, key.data(), key.size()) == 32 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return MakeError(Errc::kUnavailable, "master key " + path + ": cannot write");
+  }
+  return Secret(std::move(key));
+}
+
+Identity::Identity(meta::MetadataStore& meta, const Secret& master_key, const Clock& clock,
+                   boost::asio::thread_pool* pool)
+    : meta_(meta),
+      key_(DeriveKey(master_key, "berth access-key secrets v1")),
+      clock_(clock),
+      pool_(pool) {}
+
+Result<std::optional<NewAccessKey>> Identity::BootstrapBlocking(
+    const std::string& configured_account_id, const std::string& region,
+    std::optional<NewAccessKey> preset_admin_key) {
+  std::string want = configured_account_id.empty() ? iam::NewRegistryId() : configured_account_id;
+  if (!iam::IsValidRegistryId(want)) {
+    return MakeError(Errc::kInvalidArgument, "account id must be 12 digits");
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string id, meta_.PutSettingIfAbsent(kAccountSetting, want));
+  if (!configured_account_id.empty() && id != configured_account_id) {
+    return MakeError(Errc::kInvalidArgument, "this data directory belongs to account " + id +
+                                                 ", not " + configured_account_id);
+  }
+  account_ = iam::Account{id, region};
+  auto done = meta_.GetSetting(kBootstrapSetting);
+  if (done.ok()) {
+    return std::optional<NewAccessKey>();
+  }
+  int64_t now = clock_.NowSeconds();
+  Status u = meta_.CreateUser(meta::UserRecord{
+      "admin", "user", now, {"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"}});
+  if (!u.ok() && u.error().code != Errc::kAlreadyExists) {
+    return std::move(u).error();
+  }
+  Result<NewAccessKey> created = preset_admin_key
+                                     ? ImportAccessKeyBlocking("admin", std::move(*preset_admin_key))
+                                     : CreateAccessKeyBlocking("admin");
+  BERTH_ASSIGN_OR_RETURN(NewAccessKey key, std::move(created));
+  boost::json::object root_template;
+  root_template["appliedFor"] = boost::json::array{"CREATE_ON_PUSH"};
+  root_template["description"] = "Created by berth: pushing to a new repository creates it.";
+  root_template["imageTagMutability"] = "MUTABLE";
+  Status t = meta_.CreateTemplate(
+      meta::TemplateRecord{"ROOT", boost::json::serialize(root_template), now, now});
+  if (!t.ok() && t.error().code != Errc::kAlreadyExists) {
+    return std::move(t).error();
+  }
+  BERTH_TRY(meta_.PutSetting(kBootstrapSetting, std::to_string(now)));
+  return std::optional<NewAccessKey>(std::move(key));
+}
+
+Status Identity::CreateUserBlocking(const std::string& name, const std::string& kind) {
+  if (!iam::IsValidPrincipalName(name)) {
+    return MakeError(Errc::kInvalidArgument, "invalid user name: use 1-64 of [A-Za-z0-9+=,.@_-]");
+  }
+  return meta_.CreateUser(meta::UserRecord{name, kind, clock_.NowSeconds(), {}});
+}
+
+Result<std::vector<meta::UserRecord>> Identity::ListUsersBlocking() { return meta_.ListUsers(); }
+
+Status Identity::DeleteUserBlocking(const std::string& name) { return meta_.DeleteUser(name); }
+
+Status Identity::AttachPolicyBlocking(const std::string& user, const std::string& policy) {
+  const iam::ManagedPolicy* p = iam::FindManagedPolicy(policy);
+  if (p == nullptr) {
+    return MakeError(Errc::kInvalidArgument, "unknown managed policy " + policy);
+  }
+  return meta_.AttachPolicy(user, std::string(p->arn));
+}
+
+Status Identity::DetachPolicyBlocking(const std::string& user, const std::string& policy) {
+  const iam::ManagedPolicy* p = iam::FindManagedPolicy(policy);
+  return meta_.DetachPolicy(user, p != nullptr ? std::string(p->arn) : policy);
+}
+
+Result<NewAccessKey> Identity::CreateAccessKeyBlocking(const std::string& user) {
+  NewAccessKey key{iam::NewAccessKeyId(), iam::NewSecretAccessKey()};
+  // The key id is the associated data: a sealed secret copied to another key fails to open.
+  BERTH_ASSIGN_OR_RETURN(std::string sealed, Seal(key_, key.secret.reveal(), key.id));
+  BERTH_TRY(meta_.CreateAccessKey(
+      meta::AccessKeyRecord{key.id, user, std::move(sealed), "Active", clock_.NowSeconds()}));
+  return key;
+}
+
+Result<NewAccessKey> Identity::ImportAccessKeyBlocking(const std::string& user, NewAccessKey key) {
+  bool id_ok = key.id.size() >= 16 && key.id.size() <= 128;
+  for (char c : key.id) {
+    id_ok = id_ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+  }
+  if (!id_ok || key.secret.size() < 16 || key.secret.size() > 128) {
+    return MakeError(Errc::kInvalidArgument,
+                     "an access key id is 16-128 of [A-Z0-9]; a secret 16-128 characters");
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string sealed, Seal(key_, key.secret.reveal(), key.id));
+  BERTH_TRY(meta_.CreateAccessKey(
+      meta::AccessKeyRecord{key.id, user, std::move(sealed), "Active", clock_.NowSeconds()}));
+  return key;
+}
+
+Result<std::vector<meta::AccessKeyRecord>> Identity::ListAccessKeysBlocking(
+    const std::string& user) {
+  BERTH_ASSIGN_OR_RETURN(auto keys, meta_.ListAccessKeys(user));
+  for (auto& k : keys) {
+    k.secret_ciphertext.clear();  // callers list keys; they never need the sealed bytes
+  }
+  return keys;
+}
+
+Status Identity::DeleteAccessKeyBlocking(const std::string& id) {
+  return meta_.DeleteAccessKey(id);
+}
+
+Result<iam::AccessKeyInfo> Identity::LookupAccessKeyBlocking(const std::string& id) {
+  auto rec = meta_.GetAccessKey(id);
+  if (!rec.ok()) {
+    if (rec.error().code == Errc::kNotFound) {
+      return MakeError(Errc::kUnknownAccessKey,
+                       "The security token included in the request is invalid.");
+    }
+    return std::move(rec).error();
+  }
+  BERTH_ASSIGN_OR_RETURN(Secret secret, Unseal(key_, rec->secret_ciphertext, rec->id));
+  return iam::AccessKeyInfo{rec->user, std::move(secret), rec->status == "Active"};
+}
+
+boost::asio::awaitable<Result<iam::AccessKeyInfo>> Identity::LookupAccessKey(std::string id) {
+  // Capture by reference only: GCC 12 destroys by-value captures of a lambda temporary in a
+  // co_await expression twice.
+  co_return co_await RunBlocking(*pool_, [&] { return LookupAccessKeyBlocking(id); });
+}
+
+}  // namespace berth::registry
