@@ -501,7 +501,7 @@ Result<int64_t> ParseAmzDate(std::string_view amz_date) {
     return invalid();
   }
   const int64_t days = chrono::sys_days(ymd).time_since_epoch().count();
-  return days * 86400 + *hour * 3600 + *minute * 60 + *second;
+  return days * 86400 + int64_t{*hour} * 3600 + int64_t{*minute} * 60 + *second;
 }
 
 Result<SigV4Credential> ParseSigV4(const HttpRequestView& req) {

@@ -62,7 +62,8 @@ struct HttpRequestView {
   std::string target;
   // Header fields as received: names in any case, in arrival order, duplicates allowed.
   std::vector<std::pair<std::string, std::string>> headers;
-  // Lowercase hex SHA-256 of the body the server received. Unused for presigned requests.
+  // Lowercase hex SHA-256 of the body the server received. Presigned requests sign
+  // UNSIGNED-PAYLOAD instead, but an x-amz-content-sha256 header is still checked against it.
   std::string payload_sha256_hex;
 };
 
@@ -91,7 +92,8 @@ struct SigV4Credential {
 // X-Amz-SignedHeaders and X-Amz-Signature parameters.
 //
 // Errors:
-//   kAuthMissing: no Authorization header and no X-Amz-Signature query parameter.
+//   kAuthMissing: no Authorization header and neither an X-Amz-Signature nor an X-Amz-Algorithm
+//     query parameter (either one selects the presigned form).
 //   kAuthMalformed: both forms at once; more than one Authorization header; an algorithm other
 //     than AWS4-HMAC-SHA256 (including other schemes such as "Basic"); a missing, repeated or
 //     unknown Credential/SignedHeaders/Signature component; a credential scope that is not
@@ -102,9 +104,9 @@ struct SigV4Credential {
 //     1..604800.
 Result<SigV4Credential> ParseSigV4(const HttpRequestView& req);
 
-// The canonical request of `req` as signed with `cred` (see the top of this file). Total: an
-// invalid percent escape in the query is taken literally (its '%' becomes "%25"), which only
-// makes the signature fail to match.
+// The canonical request of `req` as signed with `cred` (see the top of this file). Total: a
+// query name or value with an invalid percent escape is taken literally as a whole (each '%'
+// becomes "%25"), which only makes the signature fail to match.
 std::string CanonicalRequest(const HttpRequestView& req, const SigV4Credential& cred);
 
 // "AWS4-HMAC-SHA256\n<amz_date>\n<date>/<region>/<service>/aws4_request\n<hex SHA-256 of the

@@ -23,6 +23,7 @@ constexpr std::string_view kAccessKeyId = "AKIDEXAMPLE";
 constexpr std::string_view kSecretKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 constexpr std::string_view kSuiteDate = "20150830T123600Z";
 constexpr int64_t kSuiteTime = 1440938160;  // 2015-08-30T12:36:00Z
+constexpr int64_t kMinute = 60;
 constexpr std::string_view kEmptySha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 constexpr std::string_view kSuiteStsToken =
@@ -886,28 +887,28 @@ class VerifyTest : public testing::Test {
 
 TEST_F(VerifyTest, AcceptsWithinFifteenMinutesEitherWay) {
   EXPECT_TRUE(Verify(kSuiteTime).ok());
-  EXPECT_TRUE(Verify(kSuiteTime + 15 * 60).ok());
-  EXPECT_TRUE(Verify(kSuiteTime - 15 * 60).ok());
+  EXPECT_TRUE(Verify(kSuiteTime + 15 * kMinute).ok());
+  EXPECT_TRUE(Verify(kSuiteTime - 15 * kMinute).ok());
 }
 
 TEST_F(VerifyTest, TwentyMinutesOldIsExpired) {
-  Status st = Verify(kSuiteTime + 20 * 60);
+  Status st = Verify(kSuiteTime + 20 * kMinute);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::kSignatureExpired);
   EXPECT_EQ(st.error().message,
             "Signature expired: 20150830T123600Z is now earlier than 20150830T124100Z "
             "(20150830T125600Z - 15 min.)");
-  EXPECT_EQ(Verify(kSuiteTime + 15 * 60 + 1).error().code, Errc::kSignatureExpired);
+  EXPECT_EQ(Verify(kSuiteTime + 15 * kMinute + 1).error().code, Errc::kSignatureExpired);
 }
 
 TEST_F(VerifyTest, TwentyMinutesAheadIsNotYetCurrent) {
-  Status st = Verify(kSuiteTime - 20 * 60);
+  Status st = Verify(kSuiteTime - 20 * kMinute);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::kSignatureExpired);
   EXPECT_EQ(st.error().message,
             "Signature not yet current: 20150830T123600Z is still later than 20150830T123100Z "
             "(20150830T121600Z + 15 min.)");
-  EXPECT_EQ(Verify(kSuiteTime - 15 * 60 - 1).error().code, Errc::kSignatureExpired);
+  EXPECT_EQ(Verify(kSuiteTime - 15 * kMinute - 1).error().code, Errc::kSignatureExpired);
 }
 
 TEST_F(VerifyTest, WrongSecretIsMismatch) {

@@ -50,6 +50,10 @@ class Hasher {
 
   void Update(std::span<const char> bytes);
   void Update(std::string_view bytes) { Update(std::span<const char>(bytes.data(), bytes.size())); }
+  // Exact overloads so strings and literals never bind to the span (which for a literal would
+  // include its terminating NUL).
+  void Update(const std::string& bytes) { Update(std::string_view(bytes)); }
+  void Update(const char* bytes) { Update(std::string_view(bytes)); }
   // Finish() returns the digest of everything passed so far; the hasher stays usable (it
   // finalises a copy), so a resumed upload can keep hashing after a status query.
   Digest Finish() const;

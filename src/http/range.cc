@@ -1,5 +1,6 @@
 #include "http/range.h"
 
+#include <cctype>
 #include <string>
 
 #include "base/strings.h"
@@ -16,11 +17,21 @@ Result<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t si
   if (h.empty()) {
     return std::optional<ByteRange>();
   }
-  constexpr std::string_view kPrefix = "bytes=";
-  if (h.substr(0, kPrefix.size()) != kPrefix) {
-    return Bad("unsupported range unit; only bytes ranges are served", header);
+  // RFC 9110 §14.1-14.2: unit names are case-insensitive, and a Range with a unit the server
+  // does not support is ignored (the whole representation is served).
+  auto eq = h.find('=');
+  if (eq == std::string_view::npos) {
+    return Bad("malformed byte range", header);
   }
-  h.remove_prefix(kPrefix.size());
+  std::string_view unit = TrimSpace(h.substr(0, eq));
+  bool is_bytes = unit.size() == 5;
+  for (size_t i = 0; is_bytes && i < 5; ++i) {
+    is_bytes = std::tolower(static_cast<unsigned char>(unit[i])) == "bytes"[i];
+  }
+  if (!is_bytes) {
+    return std::optional<ByteRange>();
+  }
+  h.remove_prefix(eq + 1);
   if (h.find(',') != std::string_view::npos) {
     return std::optional<ByteRange>();  // multiple ranges: serve the whole blob
   }

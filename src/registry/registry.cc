@@ -371,16 +371,13 @@ Task<uint64_t> Registry::PurgeExpiredUploads(bool startup) {
       ++removed;
     }
   }
-  // Storage debris: upload data with no session record (a crash between steps), and temp
-  // files of interrupted manifest writes. Give in-flight creations a grace minute.
+  // Storage debris: upload data with no session record (a crash between steps, or a driver's
+  // interrupted temp write). Give in-flight creations a grace minute.
   Status debris = co_await RunBlocking(pool_, [&]() -> Status {
     BERTH_ASSIGN_OR_RETURN(auto files, blobs_.ListUploads());
     for (const auto& [name, stat] : files) {
       if (!startup && stat.modified_unix > now - 60) {
         continue;
-      }
-      if (!name.empty() && name[0] == '.') {
-        continue;  // the driver's own temp files are not uploads
       }
       auto rec = meta_.GetUpload(name);
       if (!rec.ok() && rec.error().code == Errc::kNotFound) {

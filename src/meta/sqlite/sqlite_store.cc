@@ -453,7 +453,7 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<ManifestRecord> {
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
-                            "pushed_at,body FROM manifests WHERE repo=? AND digest=?"));
+                            "pushed_at,body,image_size FROM manifests WHERE repo=? AND digest=?"));
       q.Bind(1, repo).Bind(2, digest);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) {
@@ -471,7 +471,7 @@ class SqliteStoreImpl final : public MetadataStore {
       BERTH_ASSIGN_OR_RETURN(
           auto q,
           c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
-                    "m.pushed_at,m.body FROM tags t JOIN manifests m ON m.repo=t.repo AND "
+                    "m.pushed_at,m.body,m.image_size FROM tags t JOIN manifests m ON m.repo=t.repo AND "
                     "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
       q.Bind(1, repo).Bind(2, tag);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -551,7 +551,7 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<std::vector<ManifestRecord>> {
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
-                            "pushed_at FROM manifests WHERE repo=? AND subject=? AND "
+                            "pushed_at,'',image_size FROM manifests WHERE repo=? AND subject=? AND "
                             "subject<>'' ORDER BY digest"));
       q.Bind(1, repo).Bind(2, subject);
       std::vector<ManifestRecord> out;
@@ -1105,6 +1105,7 @@ class SqliteStoreImpl final : public MetadataStore {
     m.annotations_json = q.Text(4);
     m.size = static_cast<uint64_t>(q.Int(5));
     m.pushed_at = q.Int(6);
+    m.image_size = static_cast<uint64_t>(q.Int(8));
     return m;
   }
 

@@ -294,7 +294,7 @@ Status FsBlobStore::PutSmall(const Digest& digest, std::string_view bytes) {
   if (::stat(BlobPath(digest).c_str(), &st) == 0) {
     return Ok{};
   }
-  std::string tmp = root_ + "/uploads/.put-" + RandomHexId();
+  std::string tmp = root_ + "/uploads/put-" + RandomHexId();
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (!fd.valid()) {
     return IoError("create", tmp);

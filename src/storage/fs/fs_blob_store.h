@@ -9,7 +9,7 @@
 //   │           └── abcdef…   published content, immutable, named by its digest
 //   └── uploads/
 //       ├── <upload id>       bytes of an in-progress upload session
-//       └── .put-<random>     short-lived temp file of PutSmall
+//       └── put-<random>      short-lived temp file of PutSmall (an upload no session owns)
 //
 // Publication is rename(2) of a fully written, fdatasync'ed upload into blobs/, followed by
 // an fsync of the destination directory, so a crash leaves either no blob or a whole one.

@@ -200,6 +200,21 @@ TEST_F(FsBlobStoreTest, RejectsUploadIdsOutsideTheAlphabet) {
   EXPECT_FALSE(fs::exists(root_ + "/escape"));
 }
 
+// A crash inside PutSmall leaves uploads/put-<random> behind. The header promises such
+// leftovers are garbage the registry purges, and the registry can only purge through this
+// interface: every name ListUploads reports must be removable with DeleteUpload.
+TEST_F(FsBlobStoreTest, CrashLeftoverOfPutSmallCanBePurged) {
+  std::ofstream(root_ + "/uploads/put-0123456789abcdef") << "half a manifest";
+  ASSERT_TRUE(store_->CreateUpload("live").ok());
+  auto uploads = store_->ListUploads();
+  ASSERT_TRUE(uploads.ok()) << uploads.error().message;
+  for (const auto& [id, stat] : *uploads) {
+    Status s = store_->DeleteUpload(id);
+    EXPECT_TRUE(s.ok()) << "DeleteUpload(\"" << id << "\"): " << s.error().message;
+  }
+  EXPECT_TRUE(fs::is_empty(root_ + "/uploads")) << "uploads/ still holds files";
+}
+
 TEST_F(FsBlobStoreTest, ListSkipsStrayFiles) {
   Digest d = Digest::Sha256Of("real");
   ASSERT_TRUE(store_->PutSmall(d, "real").ok());
