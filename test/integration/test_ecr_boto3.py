@@ -412,6 +412,21 @@ class TestRegistryAndProtocol(EcrTestCase):
         self.assertEqual(error_type(r), "UnknownOperationException", r.describe())
         self.assertTrue(r.headers.get("x-amzn-RequestId"), r.describe())
 
+    def test_timestamps_are_epoch_seconds(self):
+        name = unique_repo("epoch")
+        r = signed_request(self.berth, "CreateRepository", {"repositoryName": name})
+        self.assertStatus(r, 200)
+        created = r.json()["repository"]["createdAt"]
+        self.assertIsInstance(created, (int, float), r.describe())
+        self.assertAlmostEqual(created, time.time(), delta=60)
+        r = signed_request(self.berth, "GetAuthorizationToken", {})
+        self.assertIsInstance(r.json()["authorizationData"][0]["expiresAt"], (int, float))
+
+    def test_request_ids_are_unique(self):
+        ids = {signed_request(self.berth, "DescribeRegistry", {}).headers.get("x-amzn-RequestId")
+               for _ in range(5)}
+        self.assertEqual(len(ids), 5, ids)
+
     def test_malformed_json_body(self):
         r = signed_request(self.berth, "DescribeRepositories", b"{not json")
         self.assertTrue(400 <= r.status < 500, r.describe())
@@ -880,6 +895,28 @@ class TestImages(EcrTestCase):
                             repositoryName=unique_repo("nobd"), imageIds=[{"imageTag": "x"}])
         del img
 
+    def test_batch_delete_image_referenced_by_index(self):
+        repo = self.create_repo("bdidx")
+        child = self.oci_push_image(repo)
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": child.digest, "size": child.size,
+             "platform": {"architecture": "amd64", "os": "linux"}}]}).encode()
+        self.assertStatus(self.oci_put_manifest(repo, "multi", index, OCI_INDEX), 201)
+        r = self.ecr.batch_delete_image(repositoryName=repo,
+                                        imageIds=[{"imageDigest": child.digest}])
+        self.assertEqual(r["imageIds"], [])
+        self.assertEqual([f["failureCode"] for f in r["failures"]],
+                         ["ImageReferencedByManifestList"], r)
+        d = self.ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": "multi"}])
+        self.assertEqual(d["imageDetails"][0]["imageManifestMediaType"], OCI_INDEX)
+        # Deleting the index first, then the child, works.
+        r = self.ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "multi"}])
+        self.assertEqual(r["failures"], [])
+        r = self.ecr.batch_delete_image(repositoryName=repo,
+                                        imageIds=[{"imageDigest": child.digest}])
+        self.assertEqual(r["failures"], [])
+        self.assertEqual(self.ecr.list_images(repositoryName=repo)["imageIds"], [])
+
     def test_list_image_referrers(self):
         repo = self.create_repo("refs")
         subj = self.oci_push_image(repo, "v1")
@@ -928,6 +965,23 @@ class TestImages(EcrTestCase):
         self.assertEcrError("InvalidParameterException", self.ecr_raw.list_image_referrers,
                             repositoryName=repo, subjectId={"imageDigest": subj.digest},
                             maxResults=51)
+
+
+class TestDefaultPageSize(EcrTestCase):
+    """maxResults defaults to 100 (botocore model: "If this parameter is not used, then
+    DescribeRepositories returns up to 100 results and a nextToken value")."""
+
+    def test_describe_repositories_default_page_is_100(self):
+        for i in range(105):
+            self.ecr.create_repository(repositoryName="bulk/r%03d" % i)
+        r = self.ecr.describe_repositories()
+        self.assertEqual(len(r["repositories"]), 100)
+        self.assertTrue(r.get("nextToken"), "no nextToken after 100 of 105 repositories")
+        r2 = self.ecr.describe_repositories(nextToken=r["nextToken"])
+        self.assertEqual(len(r2["repositories"]), 5)
+        self.assertNotIn("nextToken", r2)
+        names = [x["repositoryName"] for x in r["repositories"] + r2["repositories"]]
+        self.assertEqual(sorted(names), ["bulk/r%03d" % i for i in range(105)])
 
 
 class TestPutImage(EcrTestCase):
@@ -1035,6 +1089,15 @@ class TestPutImage(EcrTestCase):
             with self.subTest(manifest=bad[:20]):
                 self.assertEcrError("InvalidParameterException", self.ecr.put_image,
                                     repositoryName=repo, imageManifest=bad, imageTag="bad")
+
+    def test_put_image_invalid_tag(self):
+        repo = self.create_repo("putbadtag")
+        img = self.build_image(repo)
+        for bad in ("has space", "-leading", "x" * 129):
+            with self.subTest(tag=bad):
+                self.assertEcrError("InvalidParameterException", self.ecr.put_image,
+                                    repositoryName=repo, imageManifest=img.body.decode(),
+                                    imageTag=bad)
 
     def test_put_image_unknown_repository(self):
         img = self.build_image("ignored", via=None)
@@ -1691,6 +1754,31 @@ class TestSigV4(EcrTestCase):
         r = signed_request(self.berth, "DescribeRegistry", {},
                            unsigned_headers={"X-Amz-Target": TARGET_PREFIX + "DescribeRepositories"})
         self.assertEqual(error_type(r), "InvalidSignatureException", r.describe())
+
+    def test_malformed_authorization_header(self):
+        amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        for auth in ("AWS4-HMAC-SHA256 Credential=%s/%s/us-east-1/ecr/aws4_request"
+                     % (ADMIN_ACCESS_KEY_ID, amz_date[:8]),
+                     "AWS4-HMAC-SHA256 garbage"):
+            with self.subTest(auth=auth):
+                r = self.request("POST", "/", b"{}", {
+                    "Authorization": auth, "X-Amz-Date": amz_date, "Content-Type": AMZ_JSON,
+                    "X-Amz-Target": TARGET_PREFIX + "DescribeRegistry"})
+                self.assertTrue(400 <= r.status < 500, r.describe())
+                self.assertEqual(error_type(r), "IncompleteSignatureException", r.describe())
+
+    def test_wrong_credential_scope(self):
+        for region, service in (("eu-west-1", "ecr"), ("us-east-1", "s3")):
+            with self.subTest(region=region, service=service):
+                req = AWSRequest(method="POST", url=self.berth.base_url + "/", data=b"{}",
+                                 headers={"Content-Type": AMZ_JSON,
+                                          "X-Amz-Target": TARGET_PREFIX + "DescribeRegistry"})
+                botocore.auth.SigV4Auth(botocore.credentials.Credentials(
+                    ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), service, region).add_auth(req)
+                hdrs = dict(req.prepare().headers.items())
+                r = self.request("POST", "/", b"{}", hdrs)
+                self.assertTrue(400 <= r.status < 500, r.describe())
+                self.assertEqual(error_type(r), "InvalidSignatureException", r.describe())
 
     def test_unsigned_payload(self):
         r = signed_request(self.berth, "DescribeRegistry", {},
