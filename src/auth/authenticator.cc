@@ -85,10 +85,14 @@ Result<TokenClaims> TokenService::Verify(std::string_view token, std::string_vie
 }
 
 boost::asio::awaitable<Result<iam::Principal>> Authenticator::AuthenticateSigV4(
-    HttpRequestView req, std::string service) {
+    HttpRequestView req, std::string service, std::string region) {
   auto cred = ParseSigV4(req);
   if (!cred.ok()) {
     co_return std::move(cred).error();
+  }
+  if (cred->region != region) {
+    co_return MakeError(Errc::kSignatureMismatch,
+                        "Credential should be scoped to a valid region. ");
   }
   if (cred->has_session_token) {
     co_return MakeError(Errc::kUnknownAccessKey,

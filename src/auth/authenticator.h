@@ -53,8 +53,10 @@ class Authenticator {
   // ECR: verifies SigV4 for `service`. Errors: kAuthMissing, kAuthMalformed,
   // kSignatureMismatch, kSignatureExpired, kUnknownAccessKey (unknown or inactive key, or a
   // session token, which berth never issues).
+  // The credential scope must name `region` (kSignatureMismatch otherwise, as AWS answers).
   boost::asio::awaitable<Result<iam::Principal>> AuthenticateSigV4(HttpRequestView req,
-                                                                   std::string service);
+                                                                   std::string service,
+                                                                   std::string region);
   // OCI: an Authorization header value ("Basic ..." or "Bearer ..."); empty → kAuthMissing.
   // Errors: kAuthMalformed, kUnknownAccessKey, kSignatureMismatch (wrong secret),
   // kSignatureExpired (token expired).

@@ -118,9 +118,9 @@ INSTANTIATE_TEST_SUITE_P(
         PolicyCase{"condition ok",
                    R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"x","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]})",
                    true, true, ""}),
-    [](const ::testing::TestParamInfo<PolicyCase>& info) {
+    [](const ::testing::TestParamInfo<PolicyCase>& param_info) {
       std::string n;
-      for (const char* p = info.param.name; *p != '\0'; ++p) {
+      for (const char* p = param_info.param.name; *p != '\0'; ++p) {
         n.push_back(std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_');
       }
       return n;

@@ -179,6 +179,14 @@ class MetadataStore {
   virtual Status DeleteRepository(const std::string& name, bool force) = 0;
   // Every image of the repository, ordered by push time then digest. kNotFound (repository).
   virtual Result<std::vector<ImageRecord>> ListImages(const std::string& repo) = 0;
+  // Records pull times: (repository, digest, unix seconds) triples; later times win, unknown
+  // images are skipped. One transaction.
+  struct PullRecord {
+    std::string repo;
+    std::string digest;
+    int64_t at = 0;
+  };
+  virtual Status RecordPulls(const std::vector<PullRecord>& pulls) = 0;
   // Digests of manifests in `repo` that reference `digest` as a child (image indexes).
   virtual Result<std::vector<std::string>> ListParents(const std::string& repo,
                                                        const std::string& digest) = 0;

@@ -553,6 +553,33 @@ Task<std::vector<Referrer>> Registry::ListReferrers(std::string repo, std::strin
   co_return out;
 }
 
+void Registry::RecordPull(const std::string& repo, const std::string& digest) {
+  int64_t now = clock_.NowSeconds();
+  std::lock_guard lock(pulls_mu_);
+  pending_pulls_[repo + '\n' + digest] = now;
+}
+
+std::vector<meta::MetadataStore::PullRecord> Registry::TakePendingPulls() {
+  std::vector<meta::MetadataStore::PullRecord> batch;
+  std::lock_guard lock(pulls_mu_);
+  for (const auto& [key, at] : pending_pulls_) {
+    auto nl = key.find('\n');
+    batch.push_back({key.substr(0, nl), key.substr(nl + 1), at});
+  }
+  pending_pulls_.clear();
+  return batch;
+}
+
+Task<Ok> Registry::FlushPulls() {
+  std::vector<meta::MetadataStore::PullRecord> batch = TakePendingPulls();
+  if (batch.empty()) {
+    co_return Ok{};
+  }
+  Status s = co_await RunBlocking(pool_, [&] { return meta_.RecordPulls(batch); });
+  BERTH_CO_TRY(s);
+  co_return Ok{};
+}
+
 Task<meta::StoreStats> Registry::Stats() {
   co_return co_await RunBlocking(pool_, [&] { return meta_.Stats(); });
 }

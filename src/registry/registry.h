@@ -169,6 +169,11 @@ class Registry {
 
   Task<meta::StoreStats> Stats();
 
+  // Notes that an image was pulled; times are kept in memory and written in batches by
+  // FlushPulls (periodically, and before images are listed), not one write per pull.
+  void RecordPull(const std::string& repo, const std::string& digest);
+  Task<Ok> FlushPulls();
+
   // --- ECR repository model (repositories.cc) ------------------------------------------------
   // Creates a repository with its settings. kNameInvalid, kAlreadyExists.
   Task<meta::RepositoryRecord> CreateRepository(meta::RepositoryRecord record);
@@ -213,6 +218,7 @@ class Registry {
   Result<std::shared_ptr<UploadWriter::State>> AcquireUpload(const std::string& id);
   void ReleaseUpload(const std::string& id);
   void ForgetUpload(const std::string& id);
+  std::vector<meta::MetadataStore::PullRecord> TakePendingPulls();
   Status RemoveUploadBlocking(const std::string& id);
 
   meta::MetadataStore& meta_;
@@ -224,6 +230,9 @@ class Registry {
   // In-memory state of sessions being written: the running hash survives between requests.
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<UploadWriter::State>> uploads_;  // guarded by mu_
+  // Pulls not yet written: (repo + '\n' + digest) → unix seconds.
+  std::mutex pulls_mu_;
+  std::unordered_map<std::string, int64_t> pending_pulls_;  // guarded by pulls_mu_
 };
 
 }  // namespace berth::registry

@@ -215,6 +215,7 @@ Task<meta::RepositoryRecord> Registry::DeleteRepository(std::string name, bool f
 
 Task<std::vector<meta::ImageRecord>> Registry::ListImages(std::string repo) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
+  (void)co_await FlushPulls();  // listings show every pull recorded so far
   auto r = co_await RunBlocking(pool_, [&] { return meta_.ListImages(repo); });
   co_return MapRepoNotFound(std::move(r), repo);
 }

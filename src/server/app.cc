@@ -48,6 +48,7 @@ struct App::Impl {
   std::unique_ptr<http::Server> server;
   asio::signal_set signals;
   asio::steady_timer purge_timer;
+  asio::steady_timer pull_timer;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
 
@@ -65,7 +66,8 @@ struct App::Impl {
         tokens(master_key, SystemClock::Get()),
         authenticator(identity, tokens, SystemClock::Get()),
         signals(ioc, SIGINT, SIGTERM),
-        purge_timer(ioc) {}
+        purge_timer(ioc),
+        pull_timer(ioc) {}
 
   asio::awaitable<http::Response> Handle(http::Request& req) {
     std::string_view target = req.target();
@@ -152,7 +154,8 @@ struct App::Impl {
       view.method = std::string(req.method_string());
       view.target = std::string(req.target());
       view.headers = req.headers();
-      co_return co_await authenticator.AuthenticateSigV4(std::move(view), "ecr");
+      co_return co_await authenticator.AuthenticateSigV4(std::move(view), "ecr",
+                                                         identity.account().region);
     }
     co_return co_await authenticator.AuthenticateHeader(std::string(req.header("Authorization")));
   }
@@ -236,15 +239,29 @@ struct App::Impl {
     }
   }
 
+  // Writes batched pull times every few seconds.
+  asio::awaitable<void> PullTimeLoop() {
+    while (!stopping) {
+      pull_timer.expires_after(std::chrono::seconds(5));
+      co_await pull_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto s = co_await registry.FlushPulls();
+      if (!s.ok()) {
+        spdlog::warn("recording pull times failed: {}", s.error().message);
+      }
+    }
+  }
+
   asio::awaitable<void> GracefulStop() {
     if (stopping.exchange(true)) {
       co_return;
     }
     spdlog::info("shutting down: finishing in-flight requests");
     purge_timer.cancel();
+    pull_timer.cancel();
     boost::system::error_code ec;
     signals.cancel(ec);
     co_await server->Shutdown();
+    (void)co_await registry.FlushPulls();
     spdlog::info("shutdown complete");
     ioc.stop();
   }
@@ -308,6 +325,7 @@ Status App::Start() {
       [](const std::string& msg) { spdlog::error("{}", msg); });
   BERTH_TRY(im.server->Listen());
   asio::co_spawn(im.ioc, im.PurgeLoop(), asio::detached);
+  asio::co_spawn(im.ioc, im.PullTimeLoop(), asio::detached);
   im.signals.async_wait([&im](const boost::system::error_code& ec, int sig) {
     if (!ec) {
       spdlog::info("received signal {}", sig);

@@ -501,6 +501,11 @@ class TestRepositories(EcrTestCase):
                 self.assertEcrError("InvalidParameterException",
                                     self.ecr_raw.create_repository, repositoryName=bad)
 
+    def test_create_repository_exclusion_mode_needs_filters(self):
+        self.assertEcrError("InvalidParameterException", self.ecr.create_repository,
+                            repositoryName=unique_repo("nofilters"),
+                            imageTagMutability="IMMUTABLE_WITH_EXCLUSION")
+
     def test_create_repository_invalid_mutability(self):
         self.assertEcrError("InvalidParameterException", self.ecr_raw.create_repository,
                             repositoryName=unique_repo("badmut"), imageTagMutability="SOMETIMES")
@@ -893,7 +898,8 @@ class TestImages(EcrTestCase):
         self.assertEqual(len(self.ecr.list_images(repositoryName=repo)["imageIds"]), 2)
         self.assertEcrError("RepositoryNotFoundException", self.ecr.batch_delete_image,
                             repositoryName=unique_repo("nobd"), imageIds=[{"imageTag": "x"}])
-        del img
+        d = self.ecr.describe_images(repositoryName=repo, imageIds=[{"imageDigest": img.digest}])
+        self.assertEqual(d["imageDetails"][0]["imageTags"], ["v1"])
 
     def test_batch_delete_image_referenced_by_index(self):
         repo = self.create_repo("bdidx")
@@ -1014,6 +1020,18 @@ class TestPutImage(EcrTestCase):
         self.ecr_put_image(repo, img, "later")
         self.assertEqual(self.ecr.list_images(repositoryName=repo)["imageIds"],
                          [{"imageDigest": img.digest, "imageTag": "later"}])
+
+    def test_put_image_retag(self):
+        # ECR's documented way to retag: BatchGetImage, then PutImage with a new tag.
+        repo = self.create_repo("retag")
+        img = self.oci_push_image(repo, "a")
+        got = self.ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "a"}])
+        manifest = got["images"][0]["imageManifest"]
+        r = self.ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="b")
+        self.assertEqual(r["image"]["imageId"], {"imageDigest": img.digest, "imageTag": "b"})
+        d = self.ecr.describe_images(repositoryName=repo)["imageDetails"]
+        self.assertEqual([(x["imageDigest"], sorted(x["imageTags"])) for x in d],
+                         [(img.digest, ["a", "b"])])
 
     def test_put_image_already_exists(self):
         repo = self.create_repo("putdup")
@@ -1143,10 +1161,8 @@ class TestLayerUploads(EcrTestCase):
         missing = random_digest()
         r = self.ecr.batch_check_layer_availability(repositoryName=repo,
                                                     layerDigests=[sha256(data), missing])
-        self.assertEqual(r["layers"], [{"layerDigest": sha256(data),
-                                        "layerAvailability": "AVAILABLE",
-                                        "layerSize": len(data)}]
-                         if "mediaType" not in r["layers"][0] else r["layers"])
+        self.assertEqual(len(r["layers"]), 1, r)
+        self.assertEqual(r["layers"][0]["layerDigest"], sha256(data))
         self.assertEqual(r["layers"][0]["layerAvailability"], "AVAILABLE")
         self.assertEqual(r["layers"][0]["layerSize"], len(data))
         self.assertEqual(len(r["failures"]), 1, r)
@@ -1194,6 +1210,23 @@ class TestLayerUploads(EcrTestCase):
         self.assertEqual(resp.get("uploadId"), uid, resp)
         self.assertEqual(resp.get("repositoryName"), repo, resp)
         self.assertEqual(resp.get("registryId"), self.registry_id, resp)
+
+    def test_part_range_must_match_blob_size(self):
+        repo = self.create_repo("badrange")
+        uid = self.ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
+        self.assertEcrError("InvalidLayerPartException", self.ecr.upload_layer_part,
+                            repositoryName=repo, uploadId=uid, partFirstByte=0,
+                            partLastByte=99, layerPartBlob=b"only ten b")
+
+    def test_layers_are_scoped_to_their_repository(self):
+        a, b = self.create_repo("layera"), self.create_repo("layerb")
+        data = os.urandom(256)
+        digest = self.ecr_upload(a, data)
+        r = self.ecr.batch_check_layer_availability(repositoryName=b, layerDigests=[digest])
+        self.assertEqual(r["layers"], [])
+        self.assertEqual(r["failures"][0]["failureCode"], "MissingLayerDigest")
+        self.assertEcrError("LayersNotFoundException", self.ecr.get_download_url_for_layer,
+                            repositoryName=b, layerDigest=digest)
 
     def test_first_part_must_start_at_zero(self):
         repo = self.create_repo("nonzero")
@@ -1767,18 +1800,26 @@ class TestSigV4(EcrTestCase):
                 self.assertTrue(400 <= r.status < 500, r.describe())
                 self.assertEqual(error_type(r), "IncompleteSignatureException", r.describe())
 
-    def test_wrong_credential_scope(self):
-        for region, service in (("eu-west-1", "ecr"), ("us-east-1", "s3")):
-            with self.subTest(region=region, service=service):
-                req = AWSRequest(method="POST", url=self.berth.base_url + "/", data=b"{}",
-                                 headers={"Content-Type": AMZ_JSON,
-                                          "X-Amz-Target": TARGET_PREFIX + "DescribeRegistry"})
-                botocore.auth.SigV4Auth(botocore.credentials.Credentials(
-                    ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), service, region).add_auth(req)
-                hdrs = dict(req.prepare().headers.items())
-                r = self.request("POST", "/", b"{}", hdrs)
-                self.assertTrue(400 <= r.status < 500, r.describe())
-                self.assertEqual(error_type(r), "InvalidSignatureException", r.describe())
+    def _signed_for(self, service: str, region: str) -> Response:
+        req = AWSRequest(method="POST", url=self.berth.base_url + "/", data=b"{}",
+                         headers={"Content-Type": AMZ_JSON,
+                                  "X-Amz-Target": TARGET_PREFIX + "DescribeRegistry"})
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials(
+            ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), service, region).add_auth(req)
+        return self.request("POST", "/", b"{}", dict(req.prepare().headers.items()))
+
+    def test_credential_scoped_to_wrong_region(self):
+        # AWS: InvalidSignatureException "Credential should be scoped to a valid region".
+        r = self._signed_for("ecr", "eu-west-1")
+        self.assertTrue(400 <= r.status < 500, r.describe())
+        self.assertEqual(error_type(r), "InvalidSignatureException", r.describe())
+
+    def test_credential_scoped_to_wrong_service(self):
+        # AWS: InvalidSignatureException "Credential should be scoped to correct service:
+        # 'ecr'."
+        r = self._signed_for("s3", "us-east-1")
+        self.assertTrue(400 <= r.status < 500, r.describe())
+        self.assertEqual(error_type(r), "InvalidSignatureException", r.describe())
 
     def test_unsigned_payload(self):
         r = signed_request(self.berth, "DescribeRegistry", {},
@@ -1822,8 +1863,8 @@ class TestOciAuth(EcrTestCase):
                          headers={"Authorization": None, "Accept": ACCEPT_ALL})
         self.assertStatus(r, 401)
         self.assertTrue(r.headers.get("WWW-Authenticate"), r.describe())
-        r = self.oci_blob(repo, b"anon", auth=None) if False else self.request(
-            "POST", "/v2/%s/blobs/uploads/" % repo, headers={"Authorization": None})
+        r = self.request("POST", "/v2/%s/blobs/uploads/" % repo,
+                         headers={"Authorization": None})
         self.assertStatus(r, 401)
 
     def test_basic_with_registry_token(self):

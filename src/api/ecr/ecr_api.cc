@@ -345,6 +345,21 @@ Response TagError(const Error& e) {
   return ErrorResponse(e);
 }
 
+// InvalidLayerPartException carries where the upload stands (botocore's model).
+Response LayerPartError(const EcrOptions& opt, const std::string& repo, const std::string& id,
+                        int64_t last_valid, const std::string& message) {
+  Response r = ErrorResponse("InvalidLayerPartException", message);
+  json::object o;
+  o["__type"] = "InvalidLayerPartException";
+  o["message"] = message;
+  o["registryId"] = opt.account.registry_id;
+  o["repositoryName"] = repo;
+  o["uploadId"] = id;
+  o["lastValidByteReceived"] = last_valid;
+  r.body = json::serialize(o);
+  return r;
+}
+
 Response RepoError(const Error& e, const EcrOptions& opt) {
   if (e.code == Errc::kNameUnknown) {
     return ErrorResponse("RepositoryNotFoundException",
@@ -388,7 +403,8 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
     view.target = std::string(req.target());
     view.headers = req.headers();
     view.payload_sha256_hex = HexEncode(Sha256Raw(*body));
-    auto principal = co_await authenticator_.AuthenticateSigV4(std::move(view), "ecr");
+    auto principal =
+        co_await authenticator_.AuthenticateSigV4(std::move(view), "ecr", options_.account.region);
     if (!principal.ok()) {
       res = ErrorResponse(principal.error());
     } else if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
@@ -873,6 +889,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         im["imageManifest"] = *m->body;
         im["imageManifestMediaType"] = m->media_type;
         images.push_back(std::move(im));
+        registry_.RecordPull(repo->name, m->digest.str());
         continue;
       }
       // BatchDeleteImage: a tag removes that tag (and the image with its last tag); a digest
@@ -1114,9 +1131,11 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
                                                       static_cast<uint64_t>(*first));
     if (!writer.ok()) {
       if (writer.error().code == Errc::kRangeInvalid) {
-        co_return ErrorResponse("InvalidLayerPartException",
-                                "The layer part must start right after the last byte "
-                                "received: " + writer.error().message);
+        auto st = co_await registry_.GetUpload(repo->name, *id);
+        int64_t last_valid = st.ok() ? static_cast<int64_t>(st->size) - 1 : -1;
+        co_return LayerPartError(opt, repo->name, *id, last_valid,
+                                 "The layer part must start right after the last byte "
+                                 "received: " + writer.error().message);
       }
       co_return ErrorResponse(writer.error());
     }
@@ -1426,13 +1445,9 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       for (const auto& want : *prefixes) {
         auto it = std::find_if(all->begin(), all->end(),
                                [&](const meta::TemplateRecord& t) { return t.prefix == want; });
-        if (it == all->end()) {
-          co_return ErrorResponse("TemplateNotFoundException",
-                                  "The repository creation template with prefix '" + want +
-                                      "' does not exist in the registry with id '" +
-                                      opt.account.registry_id + "'");
+        if (it != all->end()) {  // unknown prefixes are simply absent from the answer
+          list.push_back(TemplateShape(*it));
         }
-        list.push_back(TemplateShape(*it));
       }
     } else {
       for (const auto& t : *all) {

@@ -529,6 +529,7 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           } else {
             r.body = *mc->body;
             r.route = "manifest_get";
+            registry_.RecordPull(m.name, mc->digest.str());
           }
           co_return r;
         }

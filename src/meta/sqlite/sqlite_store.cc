@@ -787,6 +787,17 @@ class SqliteStoreImpl final : public MetadataStore {
     });
   }
 
+  Status RecordPulls(const std::vector<PullRecord>& pulls) override {
+    return Write([&](Conn& c) -> Status {
+      for (const auto& p : pulls) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("UPDATE manifests SET last_pulled_at=? WHERE "
+                                                 "repo=? AND digest=? AND last_pulled_at<?"));
+        BERTH_TRY(q.Bind(1, p.at).Bind(2, p.repo).Bind(3, p.digest).Bind(4, p.at).Exec());
+      }
+      return Ok{};
+    });
+  }
+
   Result<std::vector<std::string>> ListParents(const std::string& repo,
                                                const std::string& digest) override {
     return Read([&](Conn& c) -> Result<std::vector<std::string>> {
