@@ -129,12 +129,14 @@ std::string SignatureHex(const Secret& secret_access_key, const SigV4Credential&
 //      expired".
 //   2. body: an x-amz-content-sha256 header, when present, must be "UNSIGNED-PAYLOAD" or equal
 //      req.payload_sha256_hex, else kSignatureMismatch (the body was altered after signing).
-//   3. scope: cred.service must equal expected_service, else kAuthMalformed "Credential should
-//      be scoped to correct service: '<expected_service>'.".
+//   3. scope: cred.service must equal expected_service, else kSignatureMismatch "Credential
+//      should be scoped to correct service: '<expected_service>'. " (AWS answers
+//      InvalidSignatureException).
 //   4. signature: recomputed and compared in constant time, else kSignatureMismatch "The
 //      request signature we calculated does not match the signature you provided. Check your
 //      AWS Secret Access Key and signing method. Consult the service documentation for
-//      details.".
+//      details.". A presigned request verifies with either UNSIGNED-PAYLOAD or, as non-S3
+//      presigners sign, req.payload_sha256_hex as its payload hash.
 // kAuthMalformed also when cred.amz_date is not a valid timestamp (a hand-built credential).
 // The region and the session token are not checked here: the caller compares cred.region with
 // its own and validates any token.

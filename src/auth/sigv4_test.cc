@@ -939,11 +939,12 @@ TEST_F(VerifyTest, TamperedRequestIsMismatch) {
   EXPECT_EQ(Verify(kSuiteTime).error().code, Errc::kSignatureMismatch);
 }
 
-TEST_F(VerifyTest, WrongServiceScopeIsMalformed) {
+// AWS answers a credential scoped to another service with InvalidSignatureException.
+TEST_F(VerifyTest, WrongServiceScopeIsMismatch) {
   Status st = Verify(kSuiteTime, "ecr");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, Errc::kAuthMalformed);
-  EXPECT_EQ(st.error().message, "Credential should be scoped to correct service: 'ecr'.");
+  EXPECT_EQ(st.error().code, Errc::kSignatureMismatch);
+  EXPECT_EQ(st.error().message, "Credential should be scoped to correct service: 'ecr'. ");
 }
 
 TEST_F(VerifyTest, InvalidAmzDateInHandBuiltCredentialIsMalformed) {

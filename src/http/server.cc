@@ -129,9 +129,16 @@ bool Request::has_body() const {
 const std::string& Request::remote_address() const { return conn_.remote_; }
 const std::string& Request::request_id() const { return conn_.request_id_; }
 
+bool Request::BodyDone() const {
+  if (direct_) {
+    return direct_remaining_ == 0;
+  }
+  return conn_.parser_->is_done();
+}
+
 asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
   auto& parser = *conn_.parser_;
-  if (parser.is_done() || out.empty()) {
+  if (BodyDone() || out.empty()) {
     co_return size_t{0};
   }
   if (!sent_continue_) {
@@ -145,6 +152,33 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
         co_return MakeError(Errc::kUnavailable, "http: write 100-continue: " + ec.message());
       }
     }
+  }
+  // Bodies with a Content-Length bypass the parser: bytes already buffered are copied out,
+  // the rest is read from the socket straight into the caller's buffer, in large reads
+  // (the parser would read through its small buffer and copy). Chunked bodies use the parser.
+  if (!direct_ && !parser.chunked() && parser.content_length()) {
+    direct_ = true;
+    direct_remaining_ = *parser.content_length();
+  }
+  if (direct_) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), direct_remaining_));
+    size_t got = 0;
+    if (conn_.buffer_.size() > 0) {
+      got = std::min(want, conn_.buffer_.size());
+      asio::buffer_copy(asio::buffer(out.data(), got), conn_.buffer_.data());
+      conn_.buffer_.consume(got);
+    } else {
+      conn_.stream_.expires_after(conn_.server_.options_.io_timeout);
+      auto [ec, n] =
+          co_await conn_.stream_.async_read_some(asio::buffer(out.data(), want), kAwait);
+      if (ec) {
+        co_return MakeError(Errc::kUnavailable, "http: body read: " + ec.message());
+      }
+      got = n;
+    }
+    direct_remaining_ -= got;
+    body_read_ += got;
+    co_return got;
   }
   auto& body = parser.get().body();
   body.data = out.data();
@@ -272,7 +306,7 @@ asio::awaitable<void> Connection::Run() {
 }
 
 asio::awaitable<void> Connection::DrainBody(Request& req, bool& keep_alive) {
-  if (parser_->is_done()) {
+  if (req.BodyDone()) {
     co_return;
   }
   if (!req.sent_continue_ && beast::iequals(req.header("Expect"), "100-continue")) {

@@ -75,8 +75,11 @@ class Request {
   friend class Connection;
   explicit Request(Connection& c) : conn_(c) {}
   Connection& conn_;
+  bool BodyDone() const;
   uint64_t body_read_ = 0;
   bool sent_continue_ = false;
+  bool direct_ = false;           // body read straight from the socket (Content-Length)
+  uint64_t direct_remaining_ = 0;
 };
 
 // A body streamed from a file descriptor range: sent with sendfile(2), zero-copy.

@@ -22,7 +22,7 @@ void Metrics::RecordRequest(std::string_view route, std::string_view method, uns
 
 void Metrics::Render(std::string& out) const {
   std::lock_guard lock(mu_);
-  char buf[256];
+  char buf[1024];
   out += "# HELP berth_http_requests_total HTTP requests served, by route, method and status.\n";
   out += "# TYPE berth_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
