@@ -613,8 +613,7 @@ class BlobReadScenario : public Scenario {
       res.ok = Check(ctx_, c, "HEAD", c.target, r);
       co_return res;
     }
-    res.ok = co_await GetBlob(ctx_, c, repo_, blobs_.digest(i), blobs_.size(),
-                              Sampled(ctx_));
+    res.ok = co_await GetBlob(ctx_, c, repo_, blobs_.digest(i), blobs_.size(), Sampled(ctx_));
     res.bytes = blobs_.size();
     co_return res;
   }
@@ -664,8 +663,8 @@ class ManifestReadScenario : public Scenario {
     if (head_) {
       method = "HEAD";
     }
-    res.ok = co_await GetManifest(ctx_, c, repo_, tags_[i], method, digests_[i],
-                                  Sampled(ctx_), res.bytes);
+    res.ok = co_await GetManifest(ctx_, c, repo_, tags_[i], method, digests_[i], Sampled(ctx_),
+                                  res.bytes);
     co_return res;
   }
 

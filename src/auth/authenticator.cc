@@ -63,7 +63,7 @@ Result<TokenClaims> TokenService::Verify(std::string_view token, std::string_vie
   auto str = [&](const char* k) {
     auto it = o->find(k);
     return it != o->end() && it->value().is_string() ? std::string(it->value().get_string())
-                                                      : std::string();
+                                                     : std::string();
   };
   auto num = [&](const char* k) -> int64_t {
     auto it = o->find(k);

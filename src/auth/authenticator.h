@@ -63,8 +63,7 @@ class Authenticator {
   boost::asio::awaitable<Result<iam::Principal>> AuthenticateHeader(std::string authorization);
 
  private:
-  boost::asio::awaitable<Result<iam::Principal>> FromToken(std::string token,
-                                                           std::string kind);
+  boost::asio::awaitable<Result<iam::Principal>> FromToken(std::string token, std::string kind);
   iam::CredentialSource& keys_;
   const TokenService& tokens_;
   const Clock& clock_;

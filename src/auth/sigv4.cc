@@ -640,7 +640,8 @@ Status VerifySigV4(const HttpRequestView& req, const SigV4Credential& cred,
   // A presigned request of a non-S3 service may sign the payload hash instead of
   // UNSIGNED-PAYLOAD (botocore's SigV4QueryAuth does): accept either form.
   if (cred.presigned && !req.payload_sha256_hex.empty()) {
-    std::string alt = creq.substr(0, creq.size() - kUnsignedPayload.size()) + req.payload_sha256_hex;
+    std::string alt =
+        creq.substr(0, creq.size() - kUnsignedPayload.size()) + req.payload_sha256_hex;
     if (ConstantTimeEquals(SignatureHex(secret_access_key, cred, StringToSign(cred, alt)),
                            cred.signature)) {
       return Ok{};

@@ -19,8 +19,7 @@
 namespace berth {
 
 template <class F>
-boost::asio::awaitable<std::invoke_result_t<F&>> RunBlocking(boost::asio::thread_pool& pool,
-                                                             F fn) {
+boost::asio::awaitable<std::invoke_result_t<F&>> RunBlocking(boost::asio::thread_pool& pool, F fn) {
   namespace asio = boost::asio;
   using R = std::invoke_result_t<F&>;
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(

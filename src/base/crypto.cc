@@ -1,11 +1,11 @@
 #include "base/crypto.h"
 
+#include <memory>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
-
-#include <memory>
 
 namespace berth {
 namespace {
@@ -50,12 +50,12 @@ Secret DeriveKey(const Secret& ikm, std::string_view purpose) {
   BERTH_CHECK(ctx != nullptr);
   BERTH_CHECK(EVP_PKEY_derive_init(ctx.get()) == 1);
   BERTH_CHECK(EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) == 1);
-  BERTH_CHECK(EVP_PKEY_CTX_set1_hkdf_key(ctx.get(),
-                                          reinterpret_cast<const unsigned char*>(ikm.reveal().data()),
-                                          static_cast<int>(ikm.size())) == 1);
+  BERTH_CHECK(EVP_PKEY_CTX_set1_hkdf_key(
+                  ctx.get(), reinterpret_cast<const unsigned char*>(ikm.reveal().data()),
+                  static_cast<int>(ikm.size())) == 1);
   BERTH_CHECK(EVP_PKEY_CTX_add1_hkdf_info(ctx.get(),
-                                           reinterpret_cast<const unsigned char*>(purpose.data()),
-                                           static_cast<int>(purpose.size())) == 1);
+                                          reinterpret_cast<const unsigned char*>(purpose.data()),
+                                          static_cast<int>(purpose.size())) == 1);
   std::string out(32, '\0');
   size_t len = out.size();
   BERTH_CHECK(EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) == 1);

@@ -1,8 +1,8 @@
 #include "base/crypto.h"
 
-#include <gtest/gtest.h>
-
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace berth {
 namespace {

@@ -79,10 +79,10 @@ Result<Digest> Digest::Parse(std::string_view text) {
                      std::string(text));
   }
   if (enc.size() != want || !IsLowerHex(enc)) {
-    return MakeError(Errc::kDigestInvalid,
-                     std::string(algo) + " digest must be " + std::to_string(want) +
-                         " lowercase hex characters",
-                     std::string(text));
+    return MakeError(
+        Errc::kDigestInvalid,
+        std::string(algo) + " digest must be " + std::to_string(want) + " lowercase hex characters",
+        std::string(text));
   }
   return Digest(a, std::string(text));
 }

@@ -33,11 +33,11 @@ enum class Errc {
   kUnsupported,          // valid but unsupported request (media type, algorithm)
   kTagImmutable,         // tag may not be overwritten
   // Authentication (AWS SigV4 and registry tokens).
-  kAuthMissing,          // no credentials where they are required
-  kAuthMalformed,        // credentials present but malformed (incomplete signature)
-  kSignatureMismatch,    // signature does not match
-  kSignatureExpired,     // signed too long ago / token expired
-  kUnknownAccessKey,     // access key id or token unknown, or session token refused
+  kAuthMissing,        // no credentials where they are required
+  kAuthMalformed,      // credentials present but malformed (incomplete signature)
+  kSignatureMismatch,  // signature does not match
+  kSignatureExpired,   // signed too long ago / token expired
+  kUnknownAccessKey,   // access key id or token unknown, or session token refused
   // Generic.
   kInvalidArgument,
   kNotFound,
@@ -101,7 +101,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Ok) {}  // NOLINT
+  Result(Ok) {}                                                // NOLINT
   Result(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT
   bool ok() const { return ok_; }
   const Error& error() const& { return err_; }
@@ -126,12 +126,12 @@ Error TakeError(R&& r) {
 #define BERTH_CONCAT_(a, b) BERTH_CONCAT_INNER_(a, b)
 
 // BERTH_TRY(expr): return the error of a Result/Status expression from the enclosing function.
-#define BERTH_TRY(expr)                                          \
-  do {                                                           \
-    auto berth_try_r_ = (expr);                                  \
-    if (!berth_try_r_.ok()) {                                    \
+#define BERTH_TRY(expr)                                             \
+  do {                                                              \
+    auto berth_try_r_ = (expr);                                     \
+    if (!berth_try_r_.ok()) {                                       \
       return ::berth::internal::TakeError(std::move(berth_try_r_)); \
-    }                                                            \
+    }                                                               \
   } while (0)
 
 #define BERTH_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -145,12 +145,12 @@ Error TakeError(R&& r) {
   BERTH_ASSIGN_OR_RETURN_IMPL_(BERTH_CONCAT_(berth_r_, __LINE__), lhs, expr)
 
 // Coroutine twins: co_return instead of return.
-#define BERTH_CO_TRY(expr)                                          \
-  do {                                                              \
-    auto berth_try_r_ = (expr);                                     \
-    if (!berth_try_r_.ok()) {                                       \
+#define BERTH_CO_TRY(expr)                                             \
+  do {                                                                 \
+    auto berth_try_r_ = (expr);                                        \
+    if (!berth_try_r_.ok()) {                                          \
       co_return ::berth::internal::TakeError(std::move(berth_try_r_)); \
-    }                                                               \
+    }                                                                  \
   } while (0)
 
 #define BERTH_CO_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -163,11 +163,11 @@ Error TakeError(R&& r) {
 #define BERTH_CO_ASSIGN_OR_RETURN(lhs, expr) \
   BERTH_CO_ASSIGN_OR_RETURN_IMPL_(BERTH_CONCAT_(berth_r_, __LINE__), lhs, expr)
 
-#define BERTH_CHECK(cond)                                                        \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      ::berth::internal::CheckFailed(#cond, __FILE__, __LINE__);                 \
-    }                                                                            \
+#define BERTH_CHECK(cond)                                        \
+  do {                                                           \
+    if (!(cond)) {                                               \
+      ::berth::internal::CheckFailed(#cond, __FILE__, __LINE__); \
+    }                                                            \
   } while (0)
 #ifdef NDEBUG
 #define BERTH_DCHECK(cond) \

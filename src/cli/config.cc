@@ -23,11 +23,24 @@ Result<int64_t> ParseSeconds(const std::string& where, const std::string& v) {
   int64_t mult = 1;
   std::string num = v;
   switch (v.back()) {
-    case 's': mult = 1; num.pop_back(); break;
-    case 'm': mult = 60; num.pop_back(); break;
-    case 'h': mult = 3600; num.pop_back(); break;
-    case 'd': mult = 86400; num.pop_back(); break;
-    default: break;
+    case 's':
+      mult = 1;
+      num.pop_back();
+      break;
+    case 'm':
+      mult = 60;
+      num.pop_back();
+      break;
+    case 'h':
+      mult = 3600;
+      num.pop_back();
+      break;
+    case 'd':
+      mult = 86400;
+      num.pop_back();
+      break;
+    default:
+      break;
   }
   auto n = ParseUint(num);
   if (!n || *n > (1ull << 40)) {
@@ -39,9 +52,15 @@ Result<int64_t> ParseSeconds(const std::string& where, const std::string& v) {
 Result<uint64_t> ParseBytes(const std::string& where, const std::string& v) {
   std::string num = v;
   uint64_t mult = 1;
-  for (const auto& [suffix, m] : std::initializer_list<std::pair<const char*, uint64_t>>{
-           {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
-           {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}, {"T", 1ull << 40}}) {
+  for (const auto& [suffix, m] :
+       std::initializer_list<std::pair<const char*, uint64_t>>{{"KiB", 1ull << 10},
+                                                               {"MiB", 1ull << 20},
+                                                               {"GiB", 1ull << 30},
+                                                               {"TiB", 1ull << 40},
+                                                               {"K", 1ull << 10},
+                                                               {"M", 1ull << 20},
+                                                               {"G", 1ull << 30},
+                                                               {"T", 1ull << 40}}) {
     std::string_view sv(suffix);
     if (num.size() > sv.size() && num.compare(num.size() - sv.size(), sv.size(), sv) == 0) {
       num.resize(num.size() - sv.size());

@@ -25,11 +25,11 @@ struct Config {
   int io_threads = 0;
   int blocking_threads = 0;
   // ECR model.
-  std::string account_id;       // 12 digits; empty: generated at first start
+  std::string account_id;  // 12 digits; empty: generated at first start
   std::string region = "us-east-1";
-  std::string public_url;       // proxyEndpoint and presigned URLs; empty: http://<listen>
+  std::string public_url;  // proxyEndpoint and presigned URLs; empty: http://<listen>
   int64_t token_ttl_seconds = 12 * 3600;  // registry auth tokens (ECR: 12 hours)
-  std::string master_key_file;  // empty: <data_dir>/master.key
+  std::string master_key_file;            // empty: <data_dir>/master.key
 };
 
 // Applies the YAML file at `path` over `config`. Errors: kInvalidArgument with the file, key

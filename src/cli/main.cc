@@ -12,8 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/config.h"
-#include "registry/identity.h"
 #include "meta/sqlite/sqlite_store.h"
+#include "registry/identity.h"
 #include "server/app.h"
 #include "storage/fs/fs_blob_store.h"
 
@@ -92,8 +92,7 @@ int Serve(berth::cli::Config config) {
     return Fail("master key: " + master.error().message);
   }
   spdlog::info("data directory {}", config.data_dir);
-  berth::server::App app(std::move(opts), std::move(*meta), std::move(*blobs),
-                         std::move(*master));
+  berth::server::App app(std::move(opts), std::move(*meta), std::move(*blobs), std::move(*master));
   // Provisioning automation may fix the administrator's first key (like other servers' root
   // credentials); read once at first start, otherwise ignored.
   std::optional<berth::registry::NewAccessKey> preset;
@@ -111,9 +110,10 @@ int Serve(berth::cli::Config config) {
     if (!WriteCredentialsFile(path, **admin)) {
       return Fail("cannot write " + path);
     }
-    spdlog::info("created the administrator 'admin'; its access key {} is in {} (AWS "
-                 "shared-credentials format: AWS_SHARED_CREDENTIALS_FILE={})",
-                 (*admin)->id, path, path);
+    spdlog::info(
+        "created the administrator 'admin'; its access key {} is in {} (AWS "
+        "shared-credentials format: AWS_SHARED_CREDENTIALS_FILE={})",
+        (*admin)->id, path, path);
   }
   if (auto s = app.Start(); !s.ok()) {
     return Fail(s.error().message);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -15,7 +16,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -53,8 +53,7 @@ std::string NextRequestId() {
 
 class Connection {
  public:
-  Connection(Server& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {
+  Connection(Server& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : ep.address().to_string();
@@ -97,9 +96,7 @@ namespace {
 std::string_view Sv(boost::core::string_view s) { return std::string_view(s.data(), s.size()); }
 }  // namespace
 
-std::string_view Request::method_string() const {
-  return Sv(conn_.parser_->get().method_string());
-}
+std::string_view Request::method_string() const { return Sv(conn_.parser_->get().method_string()); }
 std::string_view Request::target() const { return Sv(conn_.parser_->get().target()); }
 std::string_view Request::header(std::string_view name) const {
   const auto& h = conn_.parser_->get();
@@ -169,8 +166,7 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
       conn_.buffer_.consume(got);
     } else {
       conn_.stream_.expires_after(conn_.server_.options_.io_timeout);
-      auto [ec, n] =
-          co_await conn_.stream_.async_read_some(asio::buffer(out.data(), want), kAwait);
+      auto [ec, n] = co_await conn_.stream_.async_read_some(asio::buffer(out.data(), want), kAwait);
       if (ec) {
         co_return MakeError(Errc::kUnavailable, "http: body read: " + ec.message());
       }
@@ -202,9 +198,9 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
 asio::awaitable<Result<std::string>> Request::ReadAll(uint64_t limit) {
   std::string out;
   if (auto cl = content_length(); cl && *cl > limit) {
-    co_return MakeError(Errc::kTooLarge, "body of " + std::to_string(*cl) +
-                                             " bytes exceeds the limit of " +
-                                             std::to_string(limit));
+    co_return MakeError(
+        Errc::kTooLarge,
+        "body of " + std::to_string(*cl) + " bytes exceeds the limit of " + std::to_string(limit));
   }
   char buf[16384];
   for (;;) {
@@ -243,8 +239,7 @@ asio::awaitable<void> Connection::Run() {
     (void)n;
     if (ec) {
       if (ec == bhttp::error::header_limit) {
-        bhttp::response<bhttp::string_body> res{bhttp::status::request_header_fields_too_large,
-                                                11};
+        bhttp::response<bhttp::string_body> res{bhttp::status::request_header_fields_too_large, 11};
         res.set(bhttp::field::content_type, "text/plain");
         res.set(bhttp::field::connection, "close");
         res.body() = "request headers too large\n";
@@ -293,8 +288,8 @@ asio::awaitable<void> Connection::Run() {
       server_.on_complete_(Completion{
           res.route.empty() ? std::string_view("other") : std::string_view(res.route),
           req.method_string(), req.target(), res.status, req.body_bytes_read(), bytes_out,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-          remote_, request_id_, ua});
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), remote_,
+          request_id_, ua});
     }
     if (!ok || !keep_alive) {
       break;
@@ -335,9 +330,7 @@ asio::awaitable<void> Connection::DrainBody(Request& req, bool& keep_alive) {
 asio::awaitable<bool> Connection::Write(Response& res, bool keep_alive, uint64_t& bytes_out) {
   const ServerOptions& opt = server_.options_;
   const bool no_body_status = res.status == 204 || res.status == 304 || res.status < 200;
-  uint64_t length = res.file     ? res.file->length
-                    : res.stream ? res.stream->length
-                                 : res.body.size();
+  uint64_t length = res.file ? res.file->length : res.stream ? res.stream->length : res.body.size();
   if (res.head && res.head_length) {
     length = *res.head_length;
   }
@@ -484,17 +477,14 @@ Status Server::Listen() {
     acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    return MakeError(Errc::kUnavailable,
-                     "listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-                         ec.message());
+    return MakeError(Errc::kUnavailable, "listen on " + options_.host + ":" +
+                                             std::to_string(options_.port) + ": " + ec.message());
   }
   bound_port_ = acceptor_.local_endpoint().port();
   return Ok{};
 }
 
-void Server::Start() {
-  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
-}
+void Server::Start() { asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached); }
 
 asio::awaitable<void> Server::AcceptLoop() {
   asio::steady_timer backoff(acceptor_.get_executor());

@@ -37,10 +37,10 @@ namespace berth::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 5000;
-  uint32_t header_limit = 64 * 1024;                 // bytes of request line + headers
-  std::chrono::seconds idle_timeout{120};            // keep-alive wait for the next request
-  std::chrono::seconds io_timeout{300};              // one read or write making no progress
-  std::chrono::seconds drain_timeout{30};            // graceful shutdown deadline
+  uint32_t header_limit = 64 * 1024;       // bytes of request line + headers
+  std::chrono::seconds idle_timeout{120};  // keep-alive wait for the next request
+  std::chrono::seconds io_timeout{300};    // one read or write making no progress
+  std::chrono::seconds drain_timeout{30};  // graceful shutdown deadline
 };
 
 class Connection;
@@ -78,7 +78,7 @@ class Request {
   bool BodyDone() const;
   uint64_t body_read_ = 0;
   bool sent_continue_ = false;
-  bool direct_ = false;           // body read straight from the socket (Content-Length)
+  bool direct_ = false;  // body read straight from the socket (Content-Length)
   uint64_t direct_remaining_ = 0;
 };
 

@@ -1,8 +1,7 @@
 #include "iam/iam.h"
 
-#include <openssl/rand.h>
-
 #include <boost/json.hpp>
+#include <openssl/rand.h>
 
 namespace berth::iam {
 namespace {
@@ -76,9 +75,12 @@ Status CheckPrincipal(const json::value& v, size_t index) {
 
 std::string Principal::Arn(const Account& account) const {
   switch (kind) {
-    case Kind::kAnonymous: return "anonymous";
-    case Kind::kUser: return "arn:aws:iam::" + account.registry_id + ":user/" + name;
-    case Kind::kRole: return "arn:aws:iam::" + account.registry_id + ":role/" + name;
+    case Kind::kAnonymous:
+      return "anonymous";
+    case Kind::kUser:
+      return "arn:aws:iam::" + account.registry_id + ":user/" + name;
+    case Kind::kRole:
+      return "arn:aws:iam::" + account.registry_id + ":role/" + name;
   }
   return "anonymous";
 }
@@ -91,8 +93,9 @@ std::string RepositoryArn(const Account& account, std::string_view repository) {
 Result<std::string> ParseRepositoryArn(const Account& account, std::string_view arn) {
   std::string prefix = "arn:aws:ecr:" + account.region + ":" + account.registry_id + ":repository/";
   if (arn.substr(0, prefix.size()) != prefix || arn.size() == prefix.size()) {
-    return Bad("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'must be a "
-               "repository ARN of this registry'");
+    return Bad(
+        "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'must be a "
+        "repository ARN of this registry'");
   }
   return std::string(arn.substr(prefix.size()));
 }
@@ -171,8 +174,8 @@ Status ValidatePolicyDocument(std::string_view text, bool resource_policy) {
     }
   }
   if (auto it = o->find("Version"); it != o->end()) {
-    if (!it->value().is_string() || (it->value().get_string() != "2012-10-17" &&
-                                     it->value().get_string() != "2008-10-17")) {
+    if (!it->value().is_string() ||
+        (it->value().get_string() != "2012-10-17" && it->value().get_string() != "2008-10-17")) {
       return Bad("Invalid policy text: Version must be \"2012-10-17\" or \"2008-10-17\"");
     }
   }
@@ -195,9 +198,9 @@ Status ValidatePolicyDocument(std::string_view text, bool resource_policy) {
       return Bad("Invalid policy text: " + where + " must be an object");
     }
     for (const auto& kv : *s) {
-      static const char* kKnown[] = {"Sid",       "Effect",   "Principal", "NotPrincipal",
-                                     "Action",    "NotAction", "Resource", "NotResource",
-                                     "Condition"};
+      static const char* kKnown[] = {"Sid",          "Effect",      "Principal",
+                                     "NotPrincipal", "Action",      "NotAction",
+                                     "Resource",     "NotResource", "Condition"};
       bool known = false;
       for (const char* k : kKnown) {
         known = known || kv.key() == k;

@@ -21,13 +21,13 @@ namespace berth::meta {
 struct ManifestRecord {
   std::string digest;
   std::string media_type;
-  std::string artifact_type;      // empty if none (for referrers: falls back to config type)
-  std::string subject;            // digest of the subject manifest, empty if none
-  std::string annotations_json;   // JSON object text, empty if none
+  std::string artifact_type;     // empty if none (for referrers: falls back to config type)
+  std::string subject;           // digest of the subject manifest, empty if none
+  std::string annotations_json;  // JSON object text, empty if none
   uint64_t size = 0;
-  uint64_t image_size = 0;        // sum of the sizes of referenced blobs
-  int64_t pushed_at = 0;          // unix seconds
-  std::string body;               // the manifest bytes (filled by GetManifest/GetTaggedManifest)
+  uint64_t image_size = 0;  // sum of the sizes of referenced blobs
+  int64_t pushed_at = 0;    // unix seconds
+  std::string body;         // the manifest bytes (filled by GetManifest/GetTaggedManifest)
 };
 
 // A descriptor a manifest points at: a blob (config, layer) or a child manifest (index).
@@ -50,10 +50,10 @@ struct RepositoryRecord {
   std::string image_tag_mutability = "MUTABLE";  // MUTABLE | IMMUTABLE | *_WITH_EXCLUSION
   std::string mutability_exclusions_json;        // JSON array of {filterType, filter}, or empty
   bool scan_on_push = false;
-  std::string encryption_type = "AES256";        // AES256 | KMS | KMS_DSSE (immutable)
+  std::string encryption_type = "AES256";  // AES256 | KMS | KMS_DSSE (immutable)
   std::string kms_key;
-  std::string policy_text;                       // repository policy, empty if none
-  std::string tags_json;                         // JSON array of {Key, Value}, or empty
+  std::string policy_text;  // repository policy, empty if none
+  std::string tags_json;    // JSON array of {Key, Value}, or empty
 };
 
 // One image (manifest) of a repository with the tags that point at it.
@@ -86,7 +86,7 @@ struct UserRecord {
 };
 
 struct AccessKeyRecord {
-  std::string id;                 // AKIA...
+  std::string id;  // AKIA...
   std::string user;
   std::string secret_ciphertext;  // the secret, sealed under the master key (never plaintext)
   std::string status = "Active";  // Active | Inactive
@@ -191,11 +191,11 @@ class MetadataStore {
   virtual Result<std::vector<std::string>> ListParents(const std::string& repo,
                                                        const std::string& digest) = 0;
 
-  virtual Status CreateTemplate(const TemplateRecord& t) = 0;              // kAlreadyExists
+  virtual Status CreateTemplate(const TemplateRecord& t) = 0;                 // kAlreadyExists
   virtual Result<TemplateRecord> GetTemplate(const std::string& prefix) = 0;  // kNotFound
-  virtual Result<std::vector<TemplateRecord>> ListTemplates() = 0;        // prefix order
-  virtual Status UpdateTemplate(const TemplateRecord& t) = 0;              // kNotFound
-  virtual Status DeleteTemplate(const std::string& prefix) = 0;           // kNotFound
+  virtual Result<std::vector<TemplateRecord>> ListTemplates() = 0;            // prefix order
+  virtual Status UpdateTemplate(const TemplateRecord& t) = 0;                 // kNotFound
+  virtual Status DeleteTemplate(const std::string& prefix) = 0;               // kNotFound
 
   // Registry-wide settings (registry id, registry policy, ...). GetSetting: kNotFound.
   virtual Result<std::string> GetSetting(const std::string& key) = 0;
@@ -206,14 +206,14 @@ class MetadataStore {
   virtual Status DeleteSetting(const std::string& key) = 0;  // kNotFound
 
   // --- identity ------------------------------------------------------------------------------
-  virtual Status CreateUser(const UserRecord& user) = 0;               // kAlreadyExists
-  virtual Result<UserRecord> GetUser(const std::string& name) = 0;     // kNotFound
+  virtual Status CreateUser(const UserRecord& user) = 0;            // kAlreadyExists
+  virtual Result<UserRecord> GetUser(const std::string& name) = 0;  // kNotFound
   virtual Result<std::vector<UserRecord>> ListUsers() = 0;
   // Deletes the user, its access keys and attachments. kNotFound.
   virtual Status DeleteUser(const std::string& name) = 0;
   virtual Status AttachPolicy(const std::string& user, const std::string& arn) = 0;  // kNotFound
   virtual Status DetachPolicy(const std::string& user, const std::string& arn) = 0;  // kNotFound
-  virtual Status CreateAccessKey(const AccessKeyRecord& key) = 0;  // kNotFound (user)
+  virtual Status CreateAccessKey(const AccessKeyRecord& key) = 0;           // kNotFound (user)
   virtual Result<AccessKeyRecord> GetAccessKey(const std::string& id) = 0;  // kNotFound
   // Keys of `user` (every key if empty), by id.
   virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& user) = 0;

@@ -88,9 +88,9 @@ Result<std::optional<NewAccessKey>> Identity::BootstrapBlocking(
   if (!u.ok() && u.error().code != Errc::kAlreadyExists) {
     return std::move(u).error();
   }
-  Result<NewAccessKey> created = preset_admin_key
-                                     ? ImportAccessKeyBlocking("admin", std::move(*preset_admin_key))
-                                     : CreateAccessKeyBlocking("admin");
+  Result<NewAccessKey> created =
+      preset_admin_key ? ImportAccessKeyBlocking("admin", std::move(*preset_admin_key))
+                       : CreateAccessKeyBlocking("admin");
   BERTH_ASSIGN_OR_RETURN(NewAccessKey key, std::move(created));
   boost::json::object root_template;
   root_template["appliedFor"] = boost::json::array{"CREATE_ON_PUSH"};

@@ -50,8 +50,8 @@ Result<Descriptor> ParseDescriptor(const json::value& v, std::string_view where)
   }
   auto parsed = Digest::Parse(*digest);
   if (!parsed.ok()) {
-    return MakeError(Errc::kDigestInvalid,
-                     std::string(where) + ": " + parsed.error().message, std::string(*digest));
+    return MakeError(Errc::kDigestInvalid, std::string(where) + ": " + parsed.error().message,
+                     std::string(*digest));
   }
   d.digest = parsed->str();
   auto size_it = o->find("size");
@@ -155,8 +155,7 @@ Result<ParsedManifest> ParseManifest(std::string_view content_type, std::string_
     m.media_type = std::string(o->contains("manifests") ? kOciIndex : kOciManifest);
   }
   // Docker types require the mediaType field in the body (manifest-v2-2.md).
-  if ((m.media_type == kDockerManifest || m.media_type == kDockerManifestList) &&
-      body_mt.empty()) {
+  if ((m.media_type == kDockerManifest || m.media_type == kDockerManifestList) && body_mt.empty()) {
     return Invalid("Docker manifests must carry a mediaType field");
   }
   m.is_index = m.media_type == kOciIndex || m.media_type == kDockerManifestList;
@@ -195,7 +194,8 @@ Result<ParsedManifest> ParseManifest(std::string_view content_type, std::string_
     m.blobs.push_back(std::move(config));
     size_t i = 0;
     for (const json::value& v : *layers) {
-      BERTH_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(v, "layers[" + std::to_string(i++) + "]"));
+      BERTH_ASSIGN_OR_RETURN(Descriptor d,
+                             ParseDescriptor(v, "layers[" + std::to_string(i++) + "]"));
       if (!IsForeign(d)) {
         m.blobs.push_back(std::move(d));
       }

@@ -37,13 +37,13 @@ struct Descriptor {
 };
 
 struct ParsedManifest {
-  std::string media_type;     // the effective media type (stored, served as Content-Type)
-  bool is_index = false;      // OCI index or Docker manifest list
+  std::string media_type;             // the effective media type (stored, served as Content-Type)
+  bool is_index = false;              // OCI index or Docker manifest list
   std::vector<Descriptor> blobs;      // config + layers (image manifests)
   std::vector<Descriptor> manifests;  // children (indexes)
-  std::string subject;        // subject digest, empty if none
-  std::string artifact_type;  // artifactType, or config.mediaType for image manifests
-  std::string annotations_json;  // serialized "annotations" object, empty if none
+  std::string subject;                // subject digest, empty if none
+  std::string artifact_type;          // artifactType, or config.mediaType for image manifests
+  std::string annotations_json;       // serialized "annotations" object, empty if none
 };
 
 // Whether `media_type` is a manifest type berth stores.

@@ -53,8 +53,8 @@ bool IsValidRepositoryName(std::string_view name) {
   size_t start = 0;
   for (;;) {
     size_t slash = name.find('/', start);
-    std::string_view comp =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view comp = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!IsValidComponent(comp)) {
       return false;
     }
@@ -88,10 +88,10 @@ Status ValidateRepositoryName(std::string_view name) {
     return Ok{};
   }
   if (name.size() > kMaxNameLength) {
-    return MakeError(Errc::kNameInvalid,
-                     "repository name is longer than " + std::to_string(kMaxNameLength) +
-                         " characters",
-                     std::string(name.substr(0, 300)));
+    return MakeError(
+        Errc::kNameInvalid,
+        "repository name is longer than " + std::to_string(kMaxNameLength) + " characters",
+        std::string(name.substr(0, 300)));
   }
   return MakeError(Errc::kNameInvalid,
                    "invalid repository name: components must be lowercase letters and digits "
@@ -103,8 +103,7 @@ Status ValidateTag(std::string_view tag) {
   if (IsValidTag(tag)) {
     return Ok{};
   }
-  return MakeError(Errc::kTagInvalid,
-                   "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
+  return MakeError(Errc::kTagInvalid, "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
                    std::string(tag.substr(0, 300)));
 }
 

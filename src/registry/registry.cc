@@ -328,8 +328,8 @@ Task<MountResult> Registry::MountOrStart(std::string repo, std::string digest, s
   if (d.ok() && (from.empty() || IsValidRepositoryName(from))) {
     int64_t now = clock_.NowSeconds();
     auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
-      BERTH_ASSIGN_OR_RETURN(uint64_t n, from.empty() ? meta_.GetBlob(d->str())
-                                                      : meta_.GetBlobLink(from, d->str()));
+      BERTH_ASSIGN_OR_RETURN(
+          uint64_t n, from.empty() ? meta_.GetBlob(d->str()) : meta_.GetBlobLink(from, d->str()));
       // The index says the blob exists; make sure its bytes really do before linking.
       BERTH_TRY(blobs_.Stat(*d));
       BERTH_TRY(meta_.PutBlobLink(repo, d->str(), n, now));
@@ -455,7 +455,8 @@ Task<ManifestContent> Registry::GetManifest(std::string repo, std::string refere
     BERTH_CO_TRY(ValidateTag(reference));
   }
   auto rec = co_await RunBlocking(pool_, [&]() -> Result<meta::ManifestRecord> {
-    auto r = by_digest ? meta_.GetManifest(repo, reference) : meta_.GetTaggedManifest(repo, reference);
+    auto r =
+        by_digest ? meta_.GetManifest(repo, reference) : meta_.GetTaggedManifest(repo, reference);
     if (!r.ok() && r.error().code == Errc::kNotFound) {
       BERTH_ASSIGN_OR_RETURN(bool exists, meta_.RepositoryExists(repo));
       if (!exists) {

@@ -32,8 +32,8 @@ template <class T>
 using Task = boost::asio::awaitable<Result<T>>;
 
 struct RegistryOptions {
-  int64_t upload_ttl_seconds = 24 * 3600;  // idle upload sessions older than this are purged
-  uint32_t max_page_size = 10000;          // largest page of tags or catalog entries
+  int64_t upload_ttl_seconds = 24 * 3600;    // idle upload sessions older than this are purged
+  uint32_t max_page_size = 10000;            // largest page of tags or catalog entries
   uint64_t max_blob_bytes = 52000ull << 20;  // ECR's layer size limit (52,000 MiB)
 };
 
@@ -56,8 +56,8 @@ struct UploadStatus {
 // Outcome of POST with ?mount=: either the blob was linked (mounted) or a new session started.
 struct MountResult {
   bool mounted = false;
-  BlobInfo blob;         // when mounted
-  UploadStatus upload;   // when not mounted
+  BlobInfo blob;        // when mounted
+  UploadStatus upload;  // when not mounted
 };
 
 struct ManifestContent {

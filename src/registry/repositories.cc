@@ -12,8 +12,7 @@ namespace json = boost::json;
 
 Error RepoNotFound(const std::string& name) {
   return MakeError(Errc::kNameUnknown,
-                   "The repository with name '" + name + "' does not exist in the registry",
-                   name);
+                   "The repository with name '" + name + "' does not exist in the registry", name);
 }
 
 template <class T>
@@ -34,8 +33,8 @@ bool TemplateMatches(std::string_view prefix, std::string_view repo) {
   if (!p.empty() && p.back() == '/') {
     p.pop_back();
   }
-  return repo == p || (repo.size() > p.size() && repo.substr(0, p.size()) == p &&
-                       repo[p.size()] == '/');
+  return repo == p ||
+         (repo.size() > p.size() && repo.substr(0, p.size()) == p && repo[p.size()] == '/');
 }
 
 // Builds the repository a template creates.
@@ -53,7 +52,7 @@ meta::RepositoryRecord FromTemplate(const std::string& repo, const meta::Templat
   auto str = [&](std::string_view k) -> std::string {
     auto it = o->find(k);
     return it != o->end() && it->value().is_string() ? std::string(it->value().get_string())
-                                                      : std::string();
+                                                     : std::string();
   };
   if (auto m = str("imageTagMutability"); !m.empty()) {
     r.image_tag_mutability = m;
@@ -70,8 +69,8 @@ meta::RepositoryRecord FromTemplate(const std::string& repo, const meta::Templat
       r.kms_key = std::string(k->value().get_string());
     }
   }
-  if (auto it = o->find("resourceTags"); it != o->end() && it->value().is_array() &&
-                                         !it->value().get_array().empty()) {
+  if (auto it = o->find("resourceTags");
+      it != o->end() && it->value().is_array() && !it->value().get_array().empty()) {
     r.tags_json = json::serialize(it->value());
   }
   r.policy_text = str("repositoryPolicy");
@@ -159,10 +158,10 @@ Task<meta::RepositoryRecord> Registry::CreateRepository(meta::RepositoryRecord r
   Status s = co_await RunBlocking(pool_, [&] { return meta_.CreateRepository(record); });
   if (!s.ok()) {
     if (s.error().code == Errc::kAlreadyExists) {
-      co_return MakeError(Errc::kAlreadyExists,
-                          "The repository with name '" + record.name +
-                              "' already exists in the registry",
-                          record.name);
+      co_return MakeError(
+          Errc::kAlreadyExists,
+          "The repository with name '" + record.name + "' already exists in the registry",
+          record.name);
     }
     co_return std::move(s).error();
   }
@@ -177,8 +176,7 @@ Task<meta::RepositoryRecord> Registry::GetRepository(std::string name) {
 
 Task<std::vector<meta::RepositoryRecord>> Registry::ListRepositoryRecords(std::string after,
                                                                           uint32_t limit) {
-  co_return co_await RunBlocking(pool_,
-                                 [&] { return meta_.ListRepositoryRecords(after, limit); });
+  co_return co_await RunBlocking(pool_, [&] { return meta_.ListRepositoryRecords(after, limit); });
 }
 
 Task<Ok> Registry::UpdateRepository(meta::RepositoryRecord record) {

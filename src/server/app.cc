@@ -22,8 +22,8 @@
 #include "api/oci/errors.h"
 #include "api/oci/oci_api.h"
 #include "auth/authenticator.h"
-#include "base/crypto.h"
 #include "base/clock.h"
+#include "base/crypto.h"
 #include "base/strings.h"
 #include "server/metrics.h"
 
@@ -162,8 +162,8 @@ struct App::Impl {
 
   http::Response Unauthorized(const Error& e, bool head) {
     http::Response r = api::oci::ErrorResponse(
-        401, "UNAUTHORIZED",
-        e.code == Errc::kAuthMissing ? "authentication required" : e.message, {}, head);
+        401, "UNAUTHORIZED", e.code == Errc::kAuthMissing ? "authentication required" : e.message,
+        {}, head);
     r.Set("WWW-Authenticate", "Basic realm=\"" + public_url + "\"");
     r.Set("Docker-Distribution-API-Version", "registry/2.0");
     r.route = "unauthorized";
@@ -273,15 +273,14 @@ App::App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
   int io = options.io_threads > 0 ? options.io_threads : cores;
   int blocking = options.blocking_threads > 0 ? options.blocking_threads : std::max(4, 2 * cores);
   options.io_threads = io;
-  const auto options_access_level = spdlog::get_level() <= spdlog::level::info
-                                        ? spdlog::level::info
-                                        : spdlog::level::off;
+  const auto options_access_level =
+      spdlog::get_level() <= spdlog::level::info ? spdlog::level::info : spdlog::level::off;
   impl_ = std::make_unique<Impl>(std::move(options), std::move(meta), std::move(blobs),
                                  std::move(master_key), io, blocking);
-  impl_->public_url = impl_->options.public_url.empty()
-                          ? "http://" + impl_->options.http.host + ":" +
-                                std::to_string(impl_->options.http.port)
-                          : impl_->options.public_url;
+  impl_->public_url =
+      impl_->options.public_url.empty()
+          ? "http://" + impl_->options.http.host + ":" + std::to_string(impl_->options.http.port)
+          : impl_->options.public_url;
   if (!spdlog::get("access")) {
     // Its own sink: the access log is JSON lines whatever the main log format is.
     auto access = spdlog::stderr_logger_st("access");
@@ -309,8 +308,8 @@ Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
   eo.account = im.identity.account();
   eo.public_url = im.public_url;
   eo.token_ttl_seconds = im.options.token_ttl_seconds;
-  im.ecr = std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator,
-                                              im.tokens, SystemClock::Get(), std::move(eo));
+  im.ecr = std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator, im.tokens,
+                                              SystemClock::Get(), std::move(eo));
   return key;
 }
 

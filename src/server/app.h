@@ -13,9 +13,9 @@
 
 #include "base/error.h"
 #include "base/secret.h"
-#include "registry/identity.h"
 #include "http/server.h"
 #include "meta/metadata_store.h"
+#include "registry/identity.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
 

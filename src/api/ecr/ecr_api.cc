@@ -58,8 +58,8 @@ class Params {
     }
     std::string s(v->get_string());
     if (s.size() < min) {
-      return Constraint(key, "Member must have length greater than or equal to " +
-                                 std::to_string(min));
+      return Constraint(key,
+                        "Member must have length greater than or equal to " + std::to_string(min));
     }
     if (s.size() > max) {
       return Constraint(key,
@@ -143,8 +143,9 @@ Result<std::string> DecodeToken(const std::optional<std::string>& token) {
   }
   auto raw = Base64UrlDecode(*token);
   if (!raw.ok() || raw->substr(0, 3) != "p1:") {
-    return Invalid("Invalid parameter at 'nextToken' failed to satisfy constraint: 'must be a "
-                   "token returned by a previous call'");
+    return Invalid(
+        "Invalid parameter at 'nextToken' failed to satisfy constraint: 'must be a "
+        "token returned by a previous call'");
   }
   return raw->substr(3);
 }
@@ -244,14 +245,17 @@ Result<std::string> CheckMutability(const Params& p, const std::string& mutabili
   const json::value* f = p.Raw("imageTagMutabilityExclusionFilters");
   if (f == nullptr) {
     if (with_exclusion) {
-      return Invalid("imageTagMutabilityExclusionFilters must be specified when "
-                     "imageTagMutability is " + mutability);
+      return Invalid(
+          "imageTagMutabilityExclusionFilters must be specified when "
+          "imageTagMutability is " +
+          mutability);
     }
     return std::string();
   }
   if (!with_exclusion) {
-    return Invalid("imageTagMutabilityExclusionFilters can only be specified when "
-                   "imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION");
+    return Invalid(
+        "imageTagMutabilityExclusionFilters can only be specified when "
+        "imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION");
   }
   const json::array* a = f->if_array();
   if (a == nullptr || a->empty() || a->size() > 5) {
@@ -265,7 +269,8 @@ Result<std::string> CheckMutability(const Params& p, const std::string& mutabili
     }
     auto type = o->find("filterType");
     auto filter = o->find("filter");
-    if (type == o->end() || !type->value().is_string() || type->value().get_string() != "WILDCARD") {
+    if (type == o->end() || !type->value().is_string() ||
+        type->value().get_string() != "WILDCARD") {
       return Constraint("imageTagMutabilityExclusionFilters.filterType",
                         "Member must satisfy enum value set: [WILDCARD]");
     }
@@ -430,11 +435,11 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
 }
 
 // Shorthands inside Dispatch.
-#define ECR_TRY_ASSIGN(lhs, expr)        \
-  auto BERTH_CONCAT_(r_, __LINE__) = (expr); \
-  if (!BERTH_CONCAT_(r_, __LINE__).ok()) {   \
+#define ECR_TRY_ASSIGN(lhs, expr)                                 \
+  auto BERTH_CONCAT_(r_, __LINE__) = (expr);                      \
+  if (!BERTH_CONCAT_(r_, __LINE__).ok()) {                        \
     co_return ErrorResponse(BERTH_CONCAT_(r_, __LINE__).error()); \
-  }                                          \
+  }                                                               \
   lhs = std::move(BERTH_CONCAT_(r_, __LINE__)).value()
 
 asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
@@ -763,7 +768,10 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     json::array items;
     ECR_TRY_ASSIGN(std::string pos, DecodeToken(token));
     size_t start = pos.empty() ? 0 : static_cast<size_t>(std::strtoull(pos.c_str(), nullptr, 10));
-    size_t limit = ids != nullptr ? SIZE_MAX : static_cast<size_t>(max.value_or(a == "ListImages" ? 1000 : kDefaultMaxResults));
+    size_t limit =
+        ids != nullptr
+            ? SIZE_MAX
+            : static_cast<size_t>(max.value_or(a == "ListImages" ? 1000 : kDefaultMaxResults));
     size_t index = 0;
     bool more = false;
     auto emit = [&](json::object item) {
@@ -875,11 +883,11 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         co_return ErrorResponse(m.error());
       }
       if (a == "BatchGetImage") {
-        if (accepted && std::find(accepted->begin(), accepted->end(), m->media_type) ==
-                            accepted->end()) {
-          failures.push_back(ImageFailure(idv, "ImageNotFound",
-                                          "The image's media type " + m->media_type +
-                                              " is not in acceptedMediaTypes"));
+        if (accepted &&
+            std::find(accepted->begin(), accepted->end(), m->media_type) == accepted->end()) {
+          failures.push_back(ImageFailure(
+              idv, "ImageNotFound",
+              "The image's media type " + m->media_type + " is not in acceptedMediaTypes"));
           continue;
         }
         json::object im;
@@ -907,13 +915,13 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       }
       bool removes_image = !digest.empty() || tags_of.size() <= 1;
       if (removes_image && parents.ok() && !parents->empty()) {
-        failures.push_back(ImageFailure(idv, "ImageReferencedByManifestList",
-                                        "Requested image is referenced by an image index " +
-                                            parents->front()));
+        failures.push_back(
+            ImageFailure(idv, "ImageReferencedByManifestList",
+                         "Requested image is referenced by an image index " + parents->front()));
         continue;
       }
-      auto del = co_await registry_.DeleteManifest(repo->name,
-                                                   removes_image ? m->digest.str() : tag);
+      auto del =
+          co_await registry_.DeleteManifest(repo->name, removes_image ? m->digest.str() : tag);
       if (!del.ok()) {
         failures.push_back(ImageFailure(idv, "ImageNotFound", del.error().message));
         continue;
@@ -963,21 +971,20 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     auto existing = co_await registry_.GetManifest(repo->name, existing_ref);
     if (existing.ok() && existing->digest.str() == computed) {
       co_return ErrorResponse("ImageAlreadyExistsException",
-                              "Image with digest '" + computed + "' and tag '" +
-                                  tag.value_or("") +
+                              "Image with digest '" + computed + "' and tag '" + tag.value_or("") +
                                   "' already exists in the repository with name '" + repo->name +
                                   "' in registry with id '" + opt.account.registry_id + "'");
     }
     std::string reference = tag ? *tag : computed;
-    auto put = co_await registry_.PutManifest(repo->name, reference,
-                                              media_type.value_or(""), *manifest);
+    auto put =
+        co_await registry_.PutManifest(repo->name, reference, media_type.value_or(""), *manifest);
     if (!put.ok()) {
       const Error& e = put.error();
       if (e.code == Errc::kManifestBlobUnknown) {
         bool child_manifest = e.message.rfind("manifest", 0) == 0;
-        co_return ErrorResponse(child_manifest ? "ReferencedImagesNotFoundException"
-                                               : "LayersNotFoundException",
-                                e.message);
+        co_return ErrorResponse(
+            child_manifest ? "ReferencedImagesNotFoundException" : "LayersNotFoundException",
+            e.message);
       }
       co_return RepoError(e, opt);
     }
@@ -1002,8 +1009,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     const json::object* so = subj ? subj->if_object() : nullptr;
     auto sd = so ? so->find("imageDigest") : nullptr;
     if (so == nullptr || sd == so->end() || !sd->value().is_string()) {
-      co_return ErrorResponse("InvalidParameterException",
-                              "subjectId.imageDigest is required");
+      co_return ErrorResponse("InvalidParameterException", "subjectId.imageDigest is required");
     }
     ECR_TRY_ASSIGN(auto max, p.Int("maxResults", 1, 50));
     ECR_TRY_ASSIGN(auto token, p.Str("nextToken", false));
@@ -1022,8 +1028,8 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         }
       }
     }
-    auto refs = co_await registry_.ListReferrers(repo->name,
-                                                 std::string(sd->value().get_string()), "");
+    auto refs =
+        co_await registry_.ListReferrers(repo->name, std::string(sd->value().get_string()), "");
     if (!refs.ok()) {
       co_return ErrorResponse(refs.error());
     }
@@ -1127,15 +1133,16 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       co_return ErrorResponse("InvalidLayerPartException",
                               "The part byte range does not match the size of layerPartBlob");
     }
-    auto writer = co_await registry_.OpenUploadWriter(repo->name, *id,
-                                                      static_cast<uint64_t>(*first));
+    auto writer =
+        co_await registry_.OpenUploadWriter(repo->name, *id, static_cast<uint64_t>(*first));
     if (!writer.ok()) {
       if (writer.error().code == Errc::kRangeInvalid) {
         auto st = co_await registry_.GetUpload(repo->name, *id);
         int64_t last_valid = st.ok() ? static_cast<int64_t>(st->size) - 1 : -1;
         co_return LayerPartError(opt, repo->name, *id, last_valid,
                                  "The layer part must start right after the last byte "
-                                 "received: " + writer.error().message);
+                                 "received: " +
+                                     writer.error().message);
       }
       co_return ErrorResponse(writer.error());
     }
@@ -1163,8 +1170,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       co_return ErrorResponse(status.error());
     }
     if (status->size == 0) {
-      co_return ErrorResponse("EmptyUploadException",
-                              "The upload " + *id + " has no layer parts");
+      co_return ErrorResponse("EmptyUploadException", "The upload " + *id + " has no layer parts");
     }
     auto exists = co_await registry_.StatBlob(repo->name, digest);
     if (exists.ok()) {
@@ -1207,10 +1213,9 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       co_return ErrorResponse(key.error());
     }
     std::string path = "/v2/" + repo->name + "/blobs/" + info->digest.str();
-    std::string query = auth::PresignQuery("GET", HostOf(opt.public_url), path, {},
-                                           c.principal.access_key_id, key->secret,
-                                           opt.account.region, "ecr", clock_.NowSeconds(),
-                                           opt.download_url_ttl_seconds);
+    std::string query = auth::PresignQuery(
+        "GET", HostOf(opt.public_url), path, {}, c.principal.access_key_id, key->secret,
+        opt.account.region, "ecr", clock_.NowSeconds(), opt.download_url_ttl_seconds);
     json::object out;
     out["downloadUrl"] = opt.public_url + path + "?" + query;
     out["layerDigest"] = info->digest.str();

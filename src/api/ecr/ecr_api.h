@@ -33,8 +33,8 @@ inline constexpr uint64_t kMaxRequestBytes = 32ull << 20;
 class EcrApi {
  public:
   EcrApi(registry::Registry& registry, registry::Identity& identity,
-         auth::Authenticator& authenticator, const auth::TokenService& tokens,
-         const Clock& clock, EcrOptions options);
+         auth::Authenticator& authenticator, const auth::TokenService& tokens, const Clock& clock,
+         EcrOptions options);
 
   // Serves `POST /` with an X-Amz-Target header.
   boost::asio::awaitable<http::Response> Handle(http::Request& req);

@@ -6,38 +6,69 @@ namespace berth::api::oci {
 
 OciError ToOciError(Errc code) {
   switch (code) {
-    case Errc::kNameInvalid: return {400, "NAME_INVALID"};
-    case Errc::kNameUnknown: return {404, "NAME_UNKNOWN"};
-    case Errc::kTagInvalid: return {400, "TAG_INVALID"};
-    case Errc::kDigestInvalid: return {400, "DIGEST_INVALID"};
-    case Errc::kManifestInvalid: return {400, "MANIFEST_INVALID"};
-    case Errc::kManifestUnknown: return {404, "MANIFEST_UNKNOWN"};
-    case Errc::kManifestBlobUnknown: return {400, "MANIFEST_BLOB_UNKNOWN"};
-    case Errc::kBlobUnknown: return {404, "BLOB_UNKNOWN"};
-    case Errc::kUploadUnknown: return {404, "BLOB_UPLOAD_UNKNOWN"};
-    case Errc::kUploadInvalid: return {400, "BLOB_UPLOAD_INVALID"};
-    case Errc::kRangeInvalid: return {416, "BLOB_UPLOAD_INVALID"};
-    case Errc::kSizeInvalid: return {400, "SIZE_INVALID"};
-    case Errc::kTooLarge: return {413, "SIZE_INVALID"};
-    case Errc::kUnsupported: return {415, "UNSUPPORTED"};
+    case Errc::kNameInvalid:
+      return {400, "NAME_INVALID"};
+    case Errc::kNameUnknown:
+      return {404, "NAME_UNKNOWN"};
+    case Errc::kTagInvalid:
+      return {400, "TAG_INVALID"};
+    case Errc::kDigestInvalid:
+      return {400, "DIGEST_INVALID"};
+    case Errc::kManifestInvalid:
+      return {400, "MANIFEST_INVALID"};
+    case Errc::kManifestUnknown:
+      return {404, "MANIFEST_UNKNOWN"};
+    case Errc::kManifestBlobUnknown:
+      return {400, "MANIFEST_BLOB_UNKNOWN"};
+    case Errc::kBlobUnknown:
+      return {404, "BLOB_UNKNOWN"};
+    case Errc::kUploadUnknown:
+      return {404, "BLOB_UPLOAD_UNKNOWN"};
+    case Errc::kUploadInvalid:
+      return {400, "BLOB_UPLOAD_INVALID"};
+    case Errc::kRangeInvalid:
+      return {416, "BLOB_UPLOAD_INVALID"};
+    case Errc::kSizeInvalid:
+      return {400, "SIZE_INVALID"};
+    case Errc::kTooLarge:
+      return {413, "SIZE_INVALID"};
+    case Errc::kUnsupported:
+      return {415, "UNSUPPORTED"};
     // ECR answers an overwrite of an immutable tag over the Docker API with TAG_INVALID.
-    case Errc::kTagImmutable: return {400, "TAG_INVALID"};
-    case Errc::kAuthMissing: return {401, "UNAUTHORIZED"};
-    case Errc::kAuthMalformed: return {401, "UNAUTHORIZED"};
-    case Errc::kSignatureMismatch: return {401, "UNAUTHORIZED"};
-    case Errc::kSignatureExpired: return {401, "UNAUTHORIZED"};
-    case Errc::kUnknownAccessKey: return {401, "UNAUTHORIZED"};
-    case Errc::kInvalidArgument: return {400, "UNSUPPORTED"};
-    case Errc::kNotFound: return {404, "NOT_FOUND"};
-    case Errc::kAlreadyExists: return {409, "CONFLICT"};
-    case Errc::kPreconditionFailed: return {412, "PRECONDITION_FAILED"};
-    case Errc::kUnauthenticated: return {401, "UNAUTHORIZED"};
-    case Errc::kDenied: return {403, "DENIED"};
-    case Errc::kLimitExceeded: return {429, "TOOMANYREQUESTS"};
-    case Errc::kUnavailable: return {503, "UNAVAILABLE"};
-    case Errc::kCorrupt: return {500, "INTERNAL_ERROR"};
-    case Errc::kInternal: return {500, "INTERNAL_ERROR"};
-    case Errc::kOk: return {200, ""};
+    case Errc::kTagImmutable:
+      return {400, "TAG_INVALID"};
+    case Errc::kAuthMissing:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kAuthMalformed:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kSignatureMismatch:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kSignatureExpired:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kUnknownAccessKey:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kInvalidArgument:
+      return {400, "UNSUPPORTED"};
+    case Errc::kNotFound:
+      return {404, "NOT_FOUND"};
+    case Errc::kAlreadyExists:
+      return {409, "CONFLICT"};
+    case Errc::kPreconditionFailed:
+      return {412, "PRECONDITION_FAILED"};
+    case Errc::kUnauthenticated:
+      return {401, "UNAUTHORIZED"};
+    case Errc::kDenied:
+      return {403, "DENIED"};
+    case Errc::kLimitExceeded:
+      return {429, "TOOMANYREQUESTS"};
+    case Errc::kUnavailable:
+      return {503, "UNAVAILABLE"};
+    case Errc::kCorrupt:
+      return {500, "INTERNAL_ERROR"};
+    case Errc::kInternal:
+      return {500, "INTERNAL_ERROR"};
+    case Errc::kOk:
+      return {200, ""};
   }
   return {500, "INTERNAL_ERROR"};
 }

@@ -1,10 +1,10 @@
 #include "api/oci/oci_api.h"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url_view.hpp>
 #include <spdlog/spdlog.h>
 
 #include "api/oci/errors.h"
@@ -18,9 +18,9 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using boost::beast::http::verb;
 using http::Request;
 using http::Response;
-using boost::beast::http::verb;
 
 // Upload bodies stream through a buffer of this size: bounded memory per connection.
 constexpr size_t kUploadChunk = 256 * 1024;
@@ -72,9 +72,7 @@ std::string UploadLocation(const std::string& name, const std::string& id) {
   return "/v2/" + name + "/blobs/uploads/" + id;
 }
 
-std::string RangeHeader(uint64_t size) {
-  return "0-" + std::to_string(size == 0 ? 0 : size - 1);
-}
+std::string RangeHeader(uint64_t size) { return "0-" + std::to_string(size == 0 ? 0 : size - 1); }
 
 Response UploadAccepted(const registry::UploadStatus& up, unsigned status) {
   Response res;
@@ -138,8 +136,8 @@ Result<std::optional<uint64_t>> ChunkStart(Request& req) {
   BERTH_ASSIGN_OR_RETURN(http::ChunkRange range, http::ParseContentRange(cr));
   auto cl = req.content_length();
   if (cl && *cl != range.last - range.first + 1) {
-    return MakeError(Errc::kRangeInvalid,
-                     "Content-Range length does not match Content-Length", std::string(cr));
+    return MakeError(Errc::kRangeInvalid, "Content-Range length does not match Content-Length",
+                     std::string(cr));
   }
   return std::optional<uint64_t>(range.first);
 }
@@ -160,15 +158,24 @@ std::optional<uint32_t> PageSize(const Query& q, bool& bad) {
 
 const char* RouteName(Route r) {
   switch (r) {
-    case Route::kNotFound: return "not_found";
-    case Route::kBase: return "base";
-    case Route::kCatalog: return "catalog";
-    case Route::kTags: return "tags_list";
-    case Route::kManifest: return "manifest";
-    case Route::kBlob: return "blob";
-    case Route::kUploads: return "upload_start";
-    case Route::kUpload: return "upload";
-    case Route::kReferrers: return "referrers";
+    case Route::kNotFound:
+      return "not_found";
+    case Route::kBase:
+      return "base";
+    case Route::kCatalog:
+      return "catalog";
+    case Route::kTags:
+      return "tags_list";
+    case Route::kManifest:
+      return "manifest";
+    case Route::kBlob:
+      return "blob";
+    case Route::kUploads:
+      return "upload_start";
+    case Route::kUpload:
+      return "upload";
+    case Route::kReferrers:
+      return "referrers";
   }
   return "other";
 }
@@ -274,9 +281,9 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         }
         Response r = ListResponse("repositories", nullptr, page->items);
         if (page->more) {
-          r.Set("Link", "</v2/_catalog?n=" +
-                            std::to_string(n.value_or(registry_.options().max_page_size)) +
-                            "&last=" + UrlEncode(page->items.back()) + ">; rel=\"next\"");
+          r.Set("Link",
+                "</v2/_catalog?n=" + std::to_string(n.value_or(registry_.options().max_page_size)) +
+                    "&last=" + UrlEncode(page->items.back()) + ">; rel=\"next\"");
         }
         r.route = "catalog";
         co_return r;
@@ -344,8 +351,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         uint64_t size = blob->reader->size();
         auto range = http::ParseRange(req.header("Range"), size);
         if (!range.ok()) {
-          Response r = ErrorResponse(416, "RANGE_INVALID", range.error().message,
-                                     range.error().detail);
+          Response r =
+              ErrorResponse(416, "RANGE_INVALID", range.error().message, range.error().detail);
           r.Set("Content-Range", "bytes */" + std::to_string(size));
           r.route = "blob_get";
           co_return r;
@@ -393,8 +400,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           if (!mr.ok()) {
             co_return Error(mr.error());
           }
-          Response r = mr->mounted ? BlobCreated(m.name, mr->blob.digest)
-                                   : UploadAccepted(mr->upload, 202);
+          Response r =
+              mr->mounted ? BlobCreated(m.name, mr->blob.digest) : UploadAccepted(mr->upload, 202);
           r.route = mr->mounted ? "blob_mount" : "upload_start";
           co_return r;
         }
@@ -418,8 +425,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
             (void)co_await registry_.CancelUpload(m.name, up->id);
             co_return Error(streamed.error());
           }
-          auto done = co_await registry_.CompleteUpload(m.name, up->id, *digest,
-                                                        std::move(*writer));
+          auto done =
+              co_await registry_.CompleteUpload(m.name, up->id, *digest, std::move(*writer));
           if (!done.ok()) {
             (void)co_await registry_.CancelUpload(m.name, up->id);
             co_return Error(done.error());
@@ -542,9 +549,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
             }
             co_return Error(body.error());
           }
-          auto put = co_await registry_.PutManifest(m.name, m.reference,
-                                                    std::string(req.header("Content-Type")),
-                                                    std::move(*body));
+          auto put = co_await registry_.PutManifest(
+              m.name, m.reference, std::string(req.header("Content-Type")), std::move(*body));
           if (!put.ok()) {
             co_return Error(put.error());
           }

@@ -9,14 +9,14 @@ namespace berth::api::oci {
 
 enum class Route {
   kNotFound,
-  kBase,        // /v2/
-  kCatalog,     // /v2/_catalog
-  kTags,        // /v2/<name>/tags/list
-  kManifest,    // /v2/<name>/manifests/<reference>
-  kBlob,        // /v2/<name>/blobs/<digest>
-  kUploads,     // /v2/<name>/blobs/uploads/
-  kUpload,      // /v2/<name>/blobs/uploads/<id>
-  kReferrers,   // /v2/<name>/referrers/<digest>
+  kBase,       // /v2/
+  kCatalog,    // /v2/_catalog
+  kTags,       // /v2/<name>/tags/list
+  kManifest,   // /v2/<name>/manifests/<reference>
+  kBlob,       // /v2/<name>/blobs/<digest>
+  kUploads,    // /v2/<name>/blobs/uploads/
+  kUpload,     // /v2/<name>/blobs/uploads/<id>
+  kReferrers,  // /v2/<name>/referrers/<digest>
 };
 
 struct RouteMatch {

@@ -1,11 +1,11 @@
 #include "meta/sqlite/sqlite_store.h"
 
-#include <sqlite3.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
+
+#include <sqlite3.h>
 
 namespace berth::meta {
 namespace {
@@ -120,10 +120,10 @@ CREATE INDEX access_keys_user ON access_keys(user);
 
 Error DbError(sqlite3* db, std::string_view what) {
   int code = sqlite3_errcode(db);
-  Errc errc = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
-               code == SQLITE_FULL)
-                  ? Errc::kUnavailable
-                  : Errc::kInternal;
+  Errc errc =
+      (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL)
+          ? Errc::kUnavailable
+          : Errc::kInternal;
   return MakeError(errc, "sqlite: " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
@@ -172,11 +172,13 @@ class Query {
   }
   std::string Text(int col) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
   }
   std::string Blob(int col) {
     auto p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
   }
   int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
   int Changes() { return sqlite3_changes(db_); }
@@ -240,7 +242,6 @@ class Conn {
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> stmts_;  // keyed by the literal's address
 };
-
 
 // Bounded pool of reader connections.
 class ReaderPool {
@@ -382,11 +383,12 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
   Status PutManifest(const std::string& repo, const ManifestRecord& m,
-                     const std::vector<ManifestRef>& refs, const std::string& tag,
-                     bool protect_tag, int64_t now) override {
+                     const std::vector<ManifestRef>& refs, const std::string& tag, bool protect_tag,
+                     int64_t now) override {
     return Write([&](Conn& c) -> Status {
       if (!tag.empty() && protect_tag) {
-        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT digest FROM tags WHERE repo=? AND name=?"));
+        BERTH_ASSIGN_OR_RETURN(auto q,
+                               c.Prepare("SELECT digest FROM tags WHERE repo=? AND name=?"));
         q.Bind(1, repo).Bind(2, tag);
         BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
         if (row && q.Text(0) != m.digest) {
@@ -399,9 +401,9 @@ class SqliteStoreImpl final : public MetadataStore {
       }
       for (const ManifestRef& ref : refs) {
         BERTH_ASSIGN_OR_RETURN(
-            auto q, c.Prepare(ref.is_manifest
-                                  ? "SELECT 1 FROM manifests WHERE repo=? AND digest=?"
-                                  : "SELECT 1 FROM repo_blobs WHERE repo=? AND digest=?"));
+            auto q,
+            c.Prepare(ref.is_manifest ? "SELECT 1 FROM manifests WHERE repo=? AND digest=?"
+                                      : "SELECT 1 FROM repo_blobs WHERE repo=? AND digest=?"));
         q.Bind(1, repo).Bind(2, ref.digest);
         BERTH_ASSIGN_OR_RETURN(bool found, q.Step());
         if (!found) {
@@ -470,9 +472,10 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<ManifestRecord> {
       BERTH_ASSIGN_OR_RETURN(
           auto q,
-          c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
-                    "m.pushed_at,m.body,m.image_size FROM tags t JOIN manifests m ON m.repo=t.repo AND "
-                    "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
+          c.Prepare(
+              "SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
+              "m.pushed_at,m.body,m.image_size FROM tags t JOIN manifests m ON m.repo=t.repo AND "
+              "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
       q.Bind(1, repo).Bind(2, tag);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) {
@@ -539,8 +542,7 @@ class SqliteStoreImpl final : public MetadataStore {
         }
       }
       BERTH_ASSIGN_OR_RETURN(
-          auto q,
-          c.Prepare("SELECT name FROM tags WHERE repo=? AND name>? ORDER BY name LIMIT ?"));
+          auto q, c.Prepare("SELECT name FROM tags WHERE repo=? AND name>? ORDER BY name LIMIT ?"));
       q.Bind(1, repo).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
       return Column0(q);
     });
@@ -568,9 +570,11 @@ class SqliteStoreImpl final : public MetadataStore {
   Status CreateUpload(const UploadRecord& u) override {
     return Write([&](Conn& c) -> Status {
       BERTH_ASSIGN_OR_RETURN(
-          auto q,
-          c.Prepare("INSERT INTO uploads(id,repo,created_at,updated_at) VALUES(?,?,?,?)"));
-      return q.Bind(1, u.id).Bind(2, u.repository).Bind(3, u.created_at).Bind(4, u.updated_at)
+          auto q, c.Prepare("INSERT INTO uploads(id,repo,created_at,updated_at) VALUES(?,?,?,?)"));
+      return q.Bind(1, u.id)
+          .Bind(2, u.repository)
+          .Bind(3, u.created_at)
+          .Bind(4, u.updated_at)
           .Exec();
     });
   }
@@ -621,7 +625,6 @@ class SqliteStoreImpl final : public MetadataStore {
       }
     });
   }
-
 
   // --- ECR repositories ------------------------------------------------------------------------
   static RepositoryRecord RowToRepo(Query& q) {
@@ -813,9 +816,11 @@ class SqliteStoreImpl final : public MetadataStore {
     return Write([&](Conn& c) -> Status {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("INSERT OR IGNORE INTO templates(prefix,config,"
                                                "created_at,updated_at) VALUES(?,?,?,?)"));
-      BERTH_TRY(
-          q.Bind(1, t.prefix).Bind(2, t.config_json).Bind(3, t.created_at).Bind(4, t.updated_at)
-              .Exec());
+      BERTH_TRY(q.Bind(1, t.prefix)
+                    .Bind(2, t.config_json)
+                    .Bind(3, t.created_at)
+                    .Bind(4, t.updated_at)
+                    .Exec());
       if (q.Changes() == 0) {
         return MakeError(Errc::kAlreadyExists, "template exists", t.prefix);
       }
@@ -976,8 +981,7 @@ class SqliteStoreImpl final : public MetadataStore {
 
   Status DetachPolicy(const std::string& user, const std::string& arn) override {
     return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(auto q,
-                             c.Prepare("DELETE FROM user_policies WHERE user=? AND arn=?"));
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM user_policies WHERE user=? AND arn=?"));
       BERTH_TRY(q.Bind(1, user).Bind(2, arn).Exec());
       if (q.Changes() == 0) {
         return MakeError(Errc::kNotFound, "policy not attached", arn);
@@ -1053,7 +1057,6 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
  private:
-
   Status DeleteOne(const char* sql, const std::string& key, const char* what) {
     return Write([&](Conn& c) -> Status {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
@@ -1127,8 +1130,8 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
   Status Migrate() {
-    BERTH_TRY(writer_.ExecScript(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+    BERTH_TRY(
+        writer_.ExecScript("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
     int64_t version = 0;
     {
       BERTH_ASSIGN_OR_RETURN(auto q, writer_.Prepare("SELECT max(version) FROM schema_version"));
@@ -1146,8 +1149,8 @@ class SqliteStoreImpl final : public MetadataStore {
     for (int64_t v = version; v < kLatest; ++v) {
       Status s = Write([&](Conn& c) -> Status {
         BERTH_TRY(c.ExecScript(kMigrations[v]));
-        return c.ExecScript("INSERT INTO schema_version(version) VALUES(" +
-                            std::to_string(v + 1) + ")");
+        return c.ExecScript("INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) +
+                            ")");
       });
       BERTH_TRY(s);
     }

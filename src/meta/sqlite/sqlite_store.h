@@ -14,8 +14,8 @@
 namespace berth::meta {
 
 struct SqliteOptions {
-  std::string path;       // database file
-  int readers = 4;        // reader connections
+  std::string path;  // database file
+  int readers = 4;   // reader connections
 };
 
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const SqliteOptions& options);

@@ -247,8 +247,8 @@ Result<std::vector<std::pair<std::string, BlobStat>>> FsBlobStore::ListUploads()
     if (::fstatat(::dirfd(d.get()), e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
       continue;
     }
-    out.emplace_back(std::move(name),
-                     BlobStat{static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)});
+    out.emplace_back(std::move(name), BlobStat{static_cast<uint64_t>(st.st_size),
+                                               static_cast<int64_t>(st.st_mtime)});
   }
   return out;
 }
@@ -383,8 +383,8 @@ Status FsBlobStore::List(const std::function<bool(const Digest&, const BlobStat&
         if (!digest.ok() || ::fstatat(::dirfd(sd.get()), f->d_name, &st, 0) != 0) {
           continue;
         }
-        if (!fn(*digest, BlobStat{static_cast<uint64_t>(st.st_size),
-                                  static_cast<int64_t>(st.st_mtime)})) {
+        if (!fn(*digest,
+                BlobStat{static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)})) {
           return Ok{};
         }
       }
