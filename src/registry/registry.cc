@@ -35,6 +35,18 @@ bool IsDigestReference(std::string_view reference) {
   return reference.find(':') != std::string_view::npos;
 }
 
+// A manifest reference is a digest (it has a ':') or a tag.
+Status ValidateReference(std::string_view reference) {
+  if (IsDigestReference(reference)) {
+    auto d = ParseDigest(reference);
+    if (!d.ok()) {
+      return std::move(d).error();
+    }
+    return Ok{};
+  }
+  return ValidateTag(reference);
+}
+
 constexpr size_t kRehashChunk = 1 << 20;
 
 // Hashes an upload's bytes from storage: rebuilds state lost on restart, or computes a digest
@@ -449,20 +461,12 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
 Task<ManifestContent> Registry::GetManifest(std::string repo, std::string reference) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
   bool by_digest = IsDigestReference(reference);
-  if (by_digest) {
-    BERTH_CO_TRY(ParseDigest(reference));
-  } else {
-    BERTH_CO_TRY(ValidateTag(reference));
-  }
+  BERTH_CO_TRY(ValidateReference(reference));
   auto rec = co_await RunBlocking(pool_, [&]() -> Result<meta::ManifestRecord> {
     auto r =
         by_digest ? meta_.GetManifest(repo, reference) : meta_.GetTaggedManifest(repo, reference);
     if (!r.ok() && r.error().code == Errc::kNotFound) {
-      BERTH_ASSIGN_OR_RETURN(bool exists, meta_.RepositoryExists(repo));
-      if (!exists) {
-        return MakeError(Errc::kNameUnknown, "repository name not known to registry", repo);
-      }
-      return MakeError(Errc::kManifestUnknown, "manifest unknown", reference);
+      return ManifestNotFoundBlocking(repo, reference);
     }
     return r;
   });
@@ -472,22 +476,25 @@ Task<ManifestContent> Registry::GetManifest(std::string repo, std::string refere
                             std::make_shared<const std::string>(std::move(rec->body))};
 }
 
+Error Registry::ManifestNotFoundBlocking(const std::string& repo, const std::string& reference) {
+  auto exists = meta_.RepositoryExists(repo);
+  if (!exists.ok()) {
+    return exists.error();
+  }
+  if (!*exists) {
+    return MakeError(Errc::kNameUnknown, "repository name not known to registry", repo);
+  }
+  return MakeError(Errc::kManifestUnknown, "manifest unknown", reference);
+}
+
 Task<Ok> Registry::DeleteManifest(std::string repo, std::string reference) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
   bool by_digest = IsDigestReference(reference);
-  if (by_digest) {
-    BERTH_CO_TRY(ParseDigest(reference));
-  } else {
-    BERTH_CO_TRY(ValidateTag(reference));
-  }
+  BERTH_CO_TRY(ValidateReference(reference));
   Status s = co_await RunBlocking(pool_, [&]() -> Status {
     Status r = by_digest ? meta_.DeleteManifest(repo, reference) : meta_.DeleteTag(repo, reference);
     if (!r.ok() && r.error().code == Errc::kNotFound) {
-      BERTH_ASSIGN_OR_RETURN(bool exists, meta_.RepositoryExists(repo));
-      if (!exists) {
-        return MakeError(Errc::kNameUnknown, "repository name not known to registry", repo);
-      }
-      return MakeError(Errc::kManifestUnknown, "manifest unknown", reference);
+      return ManifestNotFoundBlocking(repo, reference);
     }
     return r;
   });

@@ -220,6 +220,8 @@ class Registry {
   void ForgetUpload(const std::string& id);
   std::vector<meta::MetadataStore::PullRecord> TakePendingPulls();
   Status RemoveUploadBlocking(const std::string& id);
+  // kNameUnknown when the repository is missing, else kManifestUnknown for `reference`.
+  Error ManifestNotFoundBlocking(const std::string& repo, const std::string& reference);
 
   meta::MetadataStore& meta_;
   storage::BlobStore& blobs_;

@@ -365,6 +365,27 @@ Response LayerPartError(const EcrOptions& opt, const std::string& repo, const st
   return r;
 }
 
+// Maps template-store errors to ECR's template exceptions.
+Response TemplateError(const Error& e, const std::string& prefix, const EcrOptions& opt) {
+  std::string what = "The repository creation template with prefix '" + prefix + "'";
+  std::string where = " in the registry with id '" + opt.account.registry_id + "'";
+  if (e.code == Errc::kAlreadyExists) {
+    return ErrorResponse("TemplateAlreadyExistsException", what + " already exists" + where);
+  }
+  if (e.code == Errc::kNotFound) {
+    return ErrorResponse("TemplateNotFoundException", what + " does not exist" + where);
+  }
+  return ErrorResponse(e);
+}
+
+// {"registryId", "repositoryCreationTemplate"}: the answer of every template mutation.
+Response TemplateResponse(const meta::TemplateRecord& t, const EcrOptions& opt) {
+  json::object out;
+  out["registryId"] = opt.account.registry_id;
+  out["repositoryCreationTemplate"] = TemplateShape(t);
+  return JsonOk(out);
+}
+
 Response RepoError(const Error& e, const EcrOptions& opt) {
   if (e.code == Errc::kNameUnknown) {
     return ErrorResponse("RepositoryNotFoundException",
@@ -1324,10 +1345,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     if (!create) {
       auto old = co_await registry_.GetTemplate(*prefix);
       if (!old.ok()) {
-        co_return ErrorResponse("TemplateNotFoundException",
-                                "The repository creation template with prefix '" + *prefix +
-                                    "' does not exist in the registry with id '" +
-                                    opt.account.registry_id + "'");
+        co_return TemplateError(old.error(), *prefix, opt);
       }
       json::value v = ParseOr(old->config_json, json::object());
       if (v.is_object()) {
@@ -1402,36 +1420,18 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       saved = co_await registry_.UpdateTemplate(t);
     }
     if (!saved.ok()) {
-      if (saved.error().code == Errc::kAlreadyExists) {
-        co_return ErrorResponse("TemplateAlreadyExistsException",
-                                "The repository creation template with prefix '" + *prefix +
-                                    "' already exists in the registry with id '" +
-                                    opt.account.registry_id + "'");
-      }
-      co_return ErrorResponse(saved.error());
+      co_return TemplateError(saved.error(), *prefix, opt);
     }
-    json::object out;
-    out["registryId"] = opt.account.registry_id;
-    out["repositoryCreationTemplate"] = TemplateShape(*saved);
-    co_return JsonOk(out);
+    co_return TemplateResponse(*saved, opt);
   }
 
   if (a == "DeleteRepositoryCreationTemplate") {
     ECR_TRY_ASSIGN(auto prefix, p.Str("prefix", true, 1, 256));
     auto old = co_await registry_.DeleteTemplate(*prefix);
     if (!old.ok()) {
-      if (old.error().code == Errc::kNotFound) {
-        co_return ErrorResponse("TemplateNotFoundException",
-                                "The repository creation template with prefix '" + *prefix +
-                                    "' does not exist in the registry with id '" +
-                                    opt.account.registry_id + "'");
-      }
-      co_return ErrorResponse(old.error());
+      co_return TemplateError(old.error(), *prefix, opt);
     }
-    json::object out;
-    out["registryId"] = opt.account.registry_id;
-    out["repositoryCreationTemplate"] = TemplateShape(*old);
-    co_return JsonOk(out);
+    co_return TemplateResponse(*old, opt);
   }
 
   if (a == "DescribeRepositoryCreationTemplates") {
