@@ -168,6 +168,17 @@ json::value ParseOr(const std::string& text, json::value fallback) {
   return ec ? fallback : v;
 }
 
+// The string member `key` of a JSON object, or "" when absent or not a string.
+std::string StringMember(const json::value& v, std::string_view key) {
+  const json::object* o = v.if_object();
+  if (o == nullptr) {
+    return std::string();
+  }
+  auto it = o->find(key);
+  return it != o->end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                   : std::string();
+}
+
 // --- shapes -----------------------------------------------------------------------------------
 
 std::string HostOf(const std::string& url) {
@@ -745,16 +756,8 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
                                 "imageIds must be a list of 1 to 100 image identifiers");
       }
       for (const auto& idv : *arr) {
-        const json::object* id = idv.if_object();
-        std::string digest, tag;
-        if (id != nullptr) {
-          if (auto it = id->find("imageDigest"); it != id->end() && it->value().is_string()) {
-            digest = std::string(it->value().get_string());
-          }
-          if (auto it = id->find("imageTag"); it != id->end() && it->value().is_string()) {
-            tag = std::string(it->value().get_string());
-          }
-        }
+        const std::string digest = StringMember(idv, "imageDigest");
+        const std::string tag = StringMember(idv, "imageTag");
         const meta::ImageRecord* found = nullptr;
         for (const auto& im : *images) {
           bool dm = digest.empty() || im.digest == digest;
@@ -861,16 +864,8 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     ECR_TRY_ASSIGN(auto accepted, p.StrList("acceptedMediaTypes", false, 1, 100));
     json::array images, failures, deleted;
     for (const auto& idv : *arr) {
-      const json::object* id = idv.if_object();
-      std::string digest, tag;
-      if (id != nullptr) {
-        if (auto it = id->find("imageDigest"); it != id->end() && it->value().is_string()) {
-          digest = std::string(it->value().get_string());
-        }
-        if (auto it = id->find("imageTag"); it != id->end() && it->value().is_string()) {
-          tag = std::string(it->value().get_string());
-        }
-      }
+      const std::string digest = StringMember(idv, "imageDigest");
+      const std::string tag = StringMember(idv, "imageTag");
       if (digest.empty() && tag.empty()) {
         failures.push_back(ImageFailure(idv, "MissingDigestAndTag",
                                         "Invalid request parameters: image digest and tag "
