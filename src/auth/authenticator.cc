@@ -165,6 +165,10 @@ boost::asio::awaitable<Result<iam::Principal>> Authenticator::AuthenticateHeader
   std::string user = decoded->substr(0, colon);
   Secret password(decoded->substr(colon + 1));
   decoded->assign(decoded->size(), '\0');
+  if (user.empty() && password.size() == 0) {
+    // What clients told to use no credentials send (skopeo --no-creds): anonymous.
+    co_return MakeError(Errc::kAuthMissing, "authentication required");
+  }
   if (user == "AWS") {
     co_return co_await FromToken(std::string(password.reveal()), "registry");
   }

@@ -57,7 +57,8 @@ class Authenticator {
   boost::asio::awaitable<Result<iam::Principal>> AuthenticateSigV4(HttpRequestView req,
                                                                    std::string service,
                                                                    std::string region);
-  // OCI: an Authorization header value ("Basic ..." or "Bearer ..."); empty → kAuthMissing.
+  // OCI: an Authorization header value ("Basic ..." or "Bearer ..."); empty, or Basic with
+  // an empty user and password → kAuthMissing (the caller is anonymous).
   // Errors: kAuthMalformed, kUnknownAccessKey, kSignatureMismatch (wrong secret),
   // kSignatureExpired (token expired).
   boost::asio::awaitable<Result<iam::Principal>> AuthenticateHeader(std::string authorization);

@@ -32,8 +32,27 @@ inline std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
+// ASCII case-insensitive equality.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // RFC 3339 UTC timestamp with second precision, e.g. 2026-11-28T05:34:40Z.
 std::string FormatRfc3339(int64_t unix_seconds);
+// Parses an ISO 8601 / RFC 3339 time: "2026-01-02", "2026-01-02T03:04:05Z", with optional
+// fractional seconds and "+hh:mm" offsets (no offset means UTC). Seconds since the epoch,
+// fractions kept; nullopt if malformed.
+std::optional<double> ParseIso8601(std::string_view s);
 
 // A random identifier: 32 lowercase hex characters from OpenSSL's CSPRNG.
 std::string RandomHexId();

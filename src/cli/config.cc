@@ -127,6 +127,23 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(where + "." + k, "unknown key");
           }
         }
+      } else if (key == "audit") {
+        for (const auto& a : v) {
+          std::string k = a.first.as<std::string>();
+          if (k == "dir") {
+            c.audit_dir = a.second.as<std::string>();
+          } else if (k == "max_file_size") {
+            BERTH_ASSIGN_OR_RETURN(c.audit_max_file_bytes,
+                                   ParseBytes(where + "." + k, a.second.as<std::string>()));
+          } else if (k == "keep_files") {
+            c.audit_keep_files = a.second.as<int>();
+            if (c.audit_keep_files < 1 || c.audit_keep_files > 1000) {
+              return Bad(where + "." + k, "must be between 1 and 1000");
+            }
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
       } else if (key == "http") {
         for (const auto& h : v) {
           std::string k = h.first.as<std::string>();
@@ -186,10 +203,17 @@ Status ApplyEnvironment(Config& c) {
   if (const char* v = env("BERTH_MASTER_KEY_FILE")) {
     c.master_key_file = v;
   }
+  if (const char* v = env("BERTH_AUDIT_DIR")) {
+    c.audit_dir = v;
+  }
   if (const char* v = env("BERTH_UPLOAD_TTL")) {
     BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds, ParseSeconds("BERTH_UPLOAD_TTL", v));
   }
   return Ok{};
+}
+
+std::string AuditDir(const Config& c) {
+  return c.audit_dir.empty() ? c.data_dir + "/audit" : c.audit_dir;
 }
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {

@@ -30,7 +30,13 @@ struct Config {
   std::string public_url;  // proxyEndpoint and presigned URLs; empty: http://<listen>
   int64_t token_ttl_seconds = 12 * 3600;  // registry auth tokens (ECR: 12 hours)
   std::string master_key_file;            // empty: <data_dir>/master.key
+  // Audit trail.
+  std::string audit_dir;                        // empty: <data_dir>/audit
+  uint64_t audit_max_file_bytes = 64ull << 20;  // rotate past this size
+  int audit_keep_files = 10;
 };
+// Where the audit trail of `config` lives.
+std::string AuditDir(const Config& config);
 
 // Applies the YAML file at `path` over `config`. Errors: kInvalidArgument with the file, key
 // and reason.

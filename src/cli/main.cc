@@ -6,15 +6,19 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/config.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "registry/identity.h"
 #include "server/app.h"
+#include "server/audit.h"
 #include "storage/fs/fs_blob_store.h"
 
 namespace {
@@ -87,6 +91,9 @@ int Serve(berth::cli::Config config) {
   opts.region = config.region;
   opts.public_url = config.public_url;
   opts.token_ttl_seconds = config.token_ttl_seconds;
+  opts.audit.dir = berth::cli::AuditDir(config);
+  opts.audit.max_file_bytes = config.audit_max_file_bytes;
+  opts.audit.keep_files = config.audit_keep_files;
   auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));
   if (!master.ok()) {
     return Fail("master key: " + master.error().message);
@@ -119,6 +126,49 @@ int Serve(berth::cli::Config config) {
     return Fail(s.error().message);
   }
   app.Wait();
+  return 0;
+}
+
+// `berth admin audit`: prints matching entries, as stored (--json) or as a table.
+int ShowAudit(const std::string& dir, berth::server::AuditFilter filter, const std::string& since,
+              const std::string& until, bool json) {
+  if (!since.empty()) {
+    auto t = berth::server::ParseAuditTime(since);
+    if (!t.ok()) {
+      return Fail("--since: " + t.error().message);
+    }
+    filter.since_ms = *t;
+  }
+  if (!until.empty()) {
+    auto t = berth::server::ParseAuditTime(until);
+    if (!t.ok()) {
+      return Fail("--until: " + t.error().message);
+    }
+    filter.until_ms = *t;
+  }
+  auto s = berth::server::ReadAudit(dir, filter, [json](const std::string& line) {
+    if (json) {
+      std::printf("%s\n", line.c_str());
+      return;
+    }
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    auto field = [&](const char* k) -> std::string {
+      const auto* o = v.if_object();
+      if (o == nullptr || !o->contains(k)) {
+        return "-";
+      }
+      const auto& f = o->at(k);
+      return f.is_string() ? std::string(f.get_string()) : boost::json::serialize(f);
+    };
+    std::printf("%s  %-8s %-3s %-28s %-55s %-30s %s %s\n", field("time").c_str(),
+                field("result").c_str(), field("status").c_str(), field("action").c_str(),
+                field("principal").c_str(), field("repository").c_str(), field("source_ip").c_str(),
+                field("error") == "-" ? "" : field("error").c_str());
+  });
+  if (!s.ok()) {
+    return Fail(s.error().message);
+  }
   return 0;
 }
 
@@ -179,7 +229,33 @@ int main(int argc, char** argv) {
   CLI::App* policy_detach = policy->add_subcommand("detach", "Detach a policy");
   policy_detach->add_option("user", policy_user)->required();
   policy_detach->add_option("policy", policy_name, "name or ARN")->required();
-  CLI::App* policy_list = policy->add_subcommand("list", "List AWS managed policies");
+  CLI::App* policy_list = policy->add_subcommand("list", "List AWS managed and customer policies");
+  std::string policy_document;
+  CLI::App* policy_create =
+      policy->add_subcommand("create", "Create a customer-managed identity policy");
+  policy_create->add_option("name", policy_name)->required();
+  policy_create->add_option("--document", policy_document, "IAM policy JSON file ('-': stdin)")
+      ->required();
+  CLI::App* policy_show = policy->add_subcommand("show", "Print a policy document");
+  policy_show->add_option("policy", policy_name, "name or ARN")->required();
+  CLI::App* policy_delete =
+      policy->add_subcommand("delete", "Delete a customer policy (detach it first)");
+  policy_delete->add_option("policy", policy_name, "name or ARN")->required();
+
+  // berth admin audit: read the audit trail.
+  berth::server::AuditFilter audit_filter;
+  std::string audit_since, audit_until, audit_dir;
+  bool audit_json = false;
+  CLI::App* audit = admin->add_subcommand("audit", "Show audit-log entries (oldest first)");
+  audit->add_option("--principal", audit_filter.principal, "ARN, user or role name, or anonymous");
+  audit->add_option("--action", audit_filter.action, "e.g. ecr:PutImage");
+  audit->add_option("--repository", audit_filter.repository, "repository name");
+  audit->add_option("--result", audit_filter.result, "success, denied or failure")
+      ->check(CLI::IsMember({"success", "denied", "failure"}));
+  audit->add_option("--since", audit_since, "RFC 3339 time (inclusive)");
+  audit->add_option("--until", audit_until, "RFC 3339 time (exclusive)");
+  audit->add_option("--audit-dir", audit_dir, "Audit directory (default <data-dir>/audit)");
+  audit->add_flag("--json", audit_json, "Print the JSON lines as stored");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -190,6 +266,12 @@ int main(int argc, char** argv) {
       return Fail(s.error().message);
     }
     c.data_dir = admin_dir;
+    if (audit->parsed()) {
+      if (!audit_dir.empty()) {
+        c.audit_dir = audit_dir;
+      }
+      return ShowAudit(berth::cli::AuditDir(c), audit_filter, audit_since, audit_until, audit_json);
+    }
     auto meta = berth::meta::OpenSqliteStore({c.data_dir + "/meta.db", 1});
     if (!meta.ok()) {
       return Fail("cannot open metadata database: " + meta.error().message);
@@ -262,10 +344,51 @@ int main(int argc, char** argv) {
     }
     if (policy_list->parsed()) {
       for (const auto& p : berth::iam::ManagedPolicies()) {
-        std::printf("%.*s\t%.*s\n", static_cast<int>(p.name.size()), p.name.data(),
+        std::printf("%.*s\t%.*s\tAWS managed\n", static_cast<int>(p.name.size()), p.name.data(),
                     static_cast<int>(p.arn.size()), p.arn.data());
       }
+      auto custom = id.ListPoliciesBlocking();
+      if (!custom.ok()) {
+        return Fail(custom.error().message);
+      }
+      for (const auto& p : *custom) {
+        std::printf("%s\t%s\tcustomer managed\n", p.name.c_str(), p.arn.c_str());
+      }
       return 0;
+    }
+    if (policy_create->parsed()) {
+      std::string doc;
+      if (policy_document == "-") {
+        doc.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      } else {
+        std::ifstream in(policy_document);
+        if (!in) {
+          return Fail("cannot read " + policy_document);
+        }
+        doc.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+      auto s = id.CreatePolicyBlocking(policy_name, doc);
+      if (!s.ok()) {
+        return Fail(s.error().message);
+      }
+      std::printf("arn:aws:iam::%s:policy/%s\n", id.account().registry_id.c_str(),
+                  policy_name.c_str());
+      return 0;
+    }
+    if (policy_show->parsed()) {
+      if (const auto* m = berth::iam::FindManagedPolicy(policy_name)) {
+        std::printf("%.*s\n", static_cast<int>(m->document.size()), m->document.data());
+        return 0;
+      }
+      auto p = id.GetPolicyBlocking(policy_name);
+      if (!p.ok()) {
+        return Fail(p.error().message);
+      }
+      std::printf("%s\n", p->document.c_str());
+      return 0;
+    }
+    if (policy_delete->parsed()) {
+      return check(id.DeletePolicyBlocking(policy_name));
     }
     return 0;
   }

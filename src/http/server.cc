@@ -289,7 +289,7 @@ asio::awaitable<void> Connection::Run() {
           res.route.empty() ? std::string_view("other") : std::string_view(res.route),
           req.method_string(), req.target(), res.status, req.body_bytes_read(), bytes_out,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), remote_,
-          request_id_, ua});
+          request_id_, ua, &res});
     }
     if (!ok || !keep_alive) {
       break;

@@ -108,6 +108,21 @@ struct Response {
   std::optional<uint64_t> head_length;
   // Label for metrics and logs (e.g. "blob_get"); empty = "other".
   std::string route;
+  // Facts the handler wants the completion hook to see (who called, what it meant, which
+  // error); never sent to the client.
+  std::vector<std::pair<std::string, std::string>> annotations;
+  void Annotate(std::string key, std::string value) {
+    annotations.emplace_back(std::move(key), std::move(value));
+  }
+  // The value of an annotation, or empty.
+  std::string_view Annotation(std::string_view key) const {
+    for (const auto& [k, v] : annotations) {
+      if (k == key) {
+        return v;
+      }
+    }
+    return {};
+  }
 
   void Set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -127,6 +142,7 @@ struct Completion {
   std::string_view remote;
   std::string_view request_id;
   std::string_view user_agent;
+  const Response* response = nullptr;  // status, route and annotations of what was sent
 };
 using CompletionHook = std::function<void(const Completion&)>;
 // Called for unexpected failures (a handler threw, a stream body failed mid-way).

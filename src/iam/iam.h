@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -47,6 +48,8 @@ std::string NewRegistryId();
 bool IsValidRegistryId(std::string_view id);
 // User and role names: [A-Za-z0-9+=,.@_-]{1,64}.
 bool IsValidPrincipalName(std::string_view name);
+// Customer policy names: [A-Za-z0-9+=,.@_-]{1,128}.
+bool IsValidPolicyName(std::string_view name);
 
 // AWS managed policies for ECR (security-iam-awsmanpol.md).
 struct ManagedPolicy {
@@ -74,6 +77,25 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   // kUnknownAccessKey if the key does not exist.
   virtual boost::asio::awaitable<Result<AccessKeyInfo>> LookupAccessKey(std::string id) = 0;
+};
+
+// Where authorization finds the policies that apply to a request. Implemented by the registry
+// over its store; the authorizer caches what it returns.
+struct RepositoryAccessInfo {
+  bool exists = false;
+  std::string policy;  // repository policy text, empty if none
+  std::vector<std::pair<std::string, std::string>> tags;
+};
+class PolicySource {
+ public:
+  virtual ~PolicySource() = default;
+  // Documents of the identity policies attached to a user or role (empty for unknown names).
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> IdentityPolicies(
+      std::string principal) = 0;
+  virtual boost::asio::awaitable<Result<RepositoryAccessInfo>> RepositoryAccess(
+      std::string repository) = 0;
+  // The registry policy text, empty if none.
+  virtual boost::asio::awaitable<Result<std::string>> RegistryPolicy() = 0;
 };
 
 }  // namespace berth::iam

@@ -110,22 +110,23 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"Statement":[{"Effect":"Allow","Action":"ecr:*"}]})", false, false,
                    "Resource"},
         PolicyCase{"unknown element",
-                   R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"x","Foo":1}]})",
+                   R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:X","Foo":1}]})",
                    true, false, "Foo"},
-        PolicyCase{"bad principal type",
-                   R"({"Statement":[{"Effect":"Allow","Principal":{"Bogus":"x"},"Action":"x"}]})",
-                   true, false, "Bogus"},
+        PolicyCase{
+            "bad principal type",
+            R"({"Statement":[{"Effect":"Allow","Principal":{"Bogus":"x"},"Action":"ecr:X"}]})",
+            true, false, "Bogus"},
         PolicyCase{
             "aws principal list",
             R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:root"]},"Action":"ecr:*"}]})",
             true, true, ""},
         PolicyCase{
             "condition shape",
-            R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"x","Condition":{"IpAddress":"x"}}]})",
+            R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:X","Condition":{"IpAddress":"x"}}]})",
             true, false, "Condition"},
         PolicyCase{
             "condition ok",
-            R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"x","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]})",
+            R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:X","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]})",
             true, true, ""}),
     [](const ::testing::TestParamInfo<PolicyCase>& param_info) {
       std::string n;

@@ -204,6 +204,9 @@ class MetadataStore {
   virtual Result<std::string> PutSettingIfAbsent(const std::string& key,
                                                  const std::string& value) = 0;
   virtual Status DeleteSetting(const std::string& key) = 0;  // kNotFound
+  // Settings whose key starts with `prefix`, in key order.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListSettings(
+      const std::string& prefix) = 0;
 
   // --- identity ------------------------------------------------------------------------------
   virtual Status CreateUser(const UserRecord& user) = 0;            // kAlreadyExists

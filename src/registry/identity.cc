@@ -18,6 +18,10 @@ namespace berth::registry {
 namespace {
 constexpr const char* kAccountSetting = "account.registry_id";
 constexpr const char* kBootstrapSetting = "bootstrap.done";
+// Customer policies live in the settings table: "iam.policy/<name>" → document.
+constexpr std::string_view kPolicySettingPrefix = "iam.policy/";
+constexpr const char* kRegistryPolicySetting = "registry.policy";
+
 }  // namespace
 
 Result<Secret> LoadOrCreateMasterKey(const std::string& path) {
@@ -116,17 +120,90 @@ Result<std::vector<meta::UserRecord>> Identity::ListUsersBlocking() { return met
 
 Status Identity::DeleteUserBlocking(const std::string& name) { return meta_.DeleteUser(name); }
 
-Status Identity::AttachPolicyBlocking(const std::string& user, const std::string& policy) {
-  const iam::ManagedPolicy* p = iam::FindManagedPolicy(policy);
-  if (p == nullptr) {
-    return MakeError(Errc::kInvalidArgument, "unknown managed policy " + policy);
+Result<std::string> Identity::PolicyArnBlocking(const std::string& name_or_arn) {
+  if (const iam::ManagedPolicy* p = iam::FindManagedPolicy(name_or_arn)) {
+    return std::string(p->arn);
   }
-  return meta_.AttachPolicy(user, std::string(p->arn));
+  auto c = GetPolicyBlocking(name_or_arn);
+  if (!c.ok()) {
+    if (c.error().code == Errc::kNotFound) {
+      return MakeError(Errc::kInvalidArgument, "unknown policy " + name_or_arn +
+                                                   " (neither an AWS managed nor a customer "
+                                                   "policy; see `berth admin policy list`)");
+    }
+    return std::move(c).error();
+  }
+  return c->arn;
+}
+
+Status Identity::AttachPolicyBlocking(const std::string& user, const std::string& policy) {
+  BERTH_ASSIGN_OR_RETURN(std::string arn, PolicyArnBlocking(policy));
+  return meta_.AttachPolicy(user, arn);
 }
 
 Status Identity::DetachPolicyBlocking(const std::string& user, const std::string& policy) {
-  const iam::ManagedPolicy* p = iam::FindManagedPolicy(policy);
-  return meta_.DetachPolicy(user, p != nullptr ? std::string(p->arn) : policy);
+  auto arn = PolicyArnBlocking(policy);
+  return meta_.DetachPolicy(user, arn.ok() ? *arn : policy);
+}
+
+Status Identity::CreatePolicyBlocking(const std::string& name, const std::string& document) {
+  if (!iam::IsValidPolicyName(name)) {
+    return MakeError(Errc::kInvalidArgument,
+                     "invalid policy name: use 1-128 of [A-Za-z0-9+=,.@_-]");
+  }
+  if (iam::FindManagedPolicy(name) != nullptr) {
+    return MakeError(Errc::kAlreadyExists, "policy " + name + " is an AWS managed policy");
+  }
+  BERTH_TRY(iam::ValidatePolicyDocument(document, /*resource_policy=*/false));
+  BERTH_ASSIGN_OR_RETURN(
+      std::string stored,
+      meta_.PutSettingIfAbsent(std::string(kPolicySettingPrefix) + name, document));
+  if (stored != document) {
+    return MakeError(Errc::kAlreadyExists, "policy " + name + " already exists");
+  }
+  return Ok{};
+}
+
+Result<std::vector<CustomerPolicy>> Identity::ListPoliciesBlocking() {
+  std::vector<CustomerPolicy> out;
+  BERTH_ASSIGN_OR_RETURN(auto all, meta_.ListSettings(std::string(kPolicySettingPrefix)));
+  for (auto& [key, doc] : all) {
+    std::string name = key.substr(kPolicySettingPrefix.size());
+    out.push_back(CustomerPolicy{name, "arn:aws:iam::" + account_.registry_id + ":policy/" + name,
+                                 std::move(doc)});
+  }
+  return out;
+}
+
+Result<CustomerPolicy> Identity::GetPolicyBlocking(const std::string& name_or_arn) {
+  std::string prefix = "arn:aws:iam::" + account_.registry_id + ":policy/";
+  std::string name =
+      name_or_arn.starts_with(prefix) ? name_or_arn.substr(prefix.size()) : name_or_arn;
+  if (!iam::IsValidPolicyName(name)) {
+    return MakeError(Errc::kNotFound, "no policy " + name_or_arn);
+  }
+  auto doc = meta_.GetSetting(std::string(kPolicySettingPrefix) + name);
+  if (!doc.ok()) {
+    if (doc.error().code == Errc::kNotFound) {
+      return MakeError(Errc::kNotFound, "no policy " + name_or_arn);
+    }
+    return std::move(doc).error();
+  }
+  return CustomerPolicy{name, prefix + name, std::move(*doc)};
+}
+
+Status Identity::DeletePolicyBlocking(const std::string& name_or_arn) {
+  BERTH_ASSIGN_OR_RETURN(CustomerPolicy p, GetPolicyBlocking(name_or_arn));
+  BERTH_ASSIGN_OR_RETURN(auto users, meta_.ListUsers());
+  for (const auto& u : users) {
+    for (const auto& arn : u.policy_arns) {
+      if (arn == p.arn) {
+        return MakeError(Errc::kPreconditionFailed,
+                         "policy " + p.name + " is attached to " + u.name + "; detach it first");
+      }
+    }
+  }
+  return meta_.DeleteSetting(std::string(kPolicySettingPrefix) + p.name);
 }
 
 Result<NewAccessKey> Identity::CreateAccessKeyBlocking(const std::string& user) {
@@ -183,6 +260,81 @@ boost::asio::awaitable<Result<iam::AccessKeyInfo>> Identity::LookupAccessKey(std
   // Capture by reference only: GCC 12 destroys by-value captures of a lambda temporary in a
   // co_await expression twice.
   co_return co_await RunBlocking(*pool_, [&] { return LookupAccessKeyBlocking(id); });
+}
+
+Result<std::vector<std::string>> Identity::IdentityPoliciesBlocking(const std::string& principal) {
+  std::vector<std::string> docs;
+  auto user = meta_.GetUser(principal);
+  if (!user.ok()) {
+    if (user.error().code == Errc::kNotFound) {
+      return docs;  // deleted since its key was checked: nothing is allowed
+    }
+    return std::move(user).error();
+  }
+  for (const auto& arn : user->policy_arns) {
+    if (const iam::ManagedPolicy* m = iam::FindManagedPolicy(arn)) {
+      docs.emplace_back(m->document);
+      continue;
+    }
+    auto c = GetPolicyBlocking(arn);
+    if (c.ok()) {
+      docs.push_back(std::move(c->document));
+    } else if (c.error().code != Errc::kNotFound) {
+      return std::move(c).error();
+    }
+  }
+  return docs;
+}
+
+boost::asio::awaitable<Result<std::vector<std::string>>> Identity::IdentityPolicies(
+    std::string principal) {
+  co_return co_await RunBlocking(*pool_, [&] { return IdentityPoliciesBlocking(principal); });
+}
+
+boost::asio::awaitable<Result<iam::RepositoryAccessInfo>> Identity::RepositoryAccess(
+    std::string repository) {
+  co_return co_await RunBlocking(*pool_, [&]() -> Result<iam::RepositoryAccessInfo> {
+    iam::RepositoryAccessInfo info;
+    auto rec = meta_.GetRepository(repository);
+    if (!rec.ok()) {
+      if (rec.error().code == Errc::kNotFound) {
+        return info;
+      }
+      return std::move(rec).error();
+    }
+    info.exists = true;
+    info.policy = rec->policy_text;
+    if (!rec->tags_json.empty()) {
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(rec->tags_json, ec);
+      if (!ec && v.is_array()) {
+        for (const auto& t : v.get_array()) {
+          const auto* o = t.if_object();
+          if (o == nullptr) {
+            continue;
+          }
+          auto k = o->find("Key");
+          auto val = o->find("Value");
+          if (k != o->end() && val != o->end() && k->value().is_string() &&
+              val->value().is_string()) {
+            info.tags.emplace_back(std::string(k->value().get_string()),
+                                   std::string(val->value().get_string()));
+          }
+        }
+      }
+    }
+    return info;
+  });
+}
+
+boost::asio::awaitable<Result<std::string>> Identity::RegistryPolicy() {
+  co_return co_await RunBlocking(*pool_, [&]() -> Result<std::string> {
+    auto text = meta_.GetSetting(kRegistryPolicySetting);
+    if (!text.ok() && text.error().code == Errc::kNotFound) {
+      return std::string();
+    }
+    return text;
+  });
 }
 
 }  // namespace berth::registry

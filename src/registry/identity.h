@@ -25,7 +25,14 @@ struct NewAccessKey {
   Secret secret;
 };
 
-class Identity final : public iam::CredentialSource {
+// A customer-managed identity policy (ARN arn:aws:iam::<account>:policy/<name>).
+struct CustomerPolicy {
+  std::string name;
+  std::string arn;
+  std::string document;
+};
+
+class Identity final : public iam::CredentialSource, public iam::PolicySource {
  public:
   Identity(meta::MetadataStore& meta, const Secret& master_key, const Clock& clock,
            boost::asio::thread_pool* pool);
@@ -44,8 +51,15 @@ class Identity final : public iam::CredentialSource {
   Status CreateUserBlocking(const std::string& name, const std::string& kind);
   Result<std::vector<meta::UserRecord>> ListUsersBlocking();
   Status DeleteUserBlocking(const std::string& name);  // kNotFound
-  // Attaches an AWS managed policy (by name or ARN). kInvalidArgument for unknown policies,
-  // kNotFound for unknown users.
+  // Customer-managed identity policies, validated on write. Create: kInvalidArgument (name or
+  // document, the message names the problem), kAlreadyExists. Delete: kNotFound,
+  // kPreconditionFailed while attached to a user.
+  Status CreatePolicyBlocking(const std::string& name, const std::string& document);
+  Result<std::vector<CustomerPolicy>> ListPoliciesBlocking();
+  Result<CustomerPolicy> GetPolicyBlocking(const std::string& name_or_arn);  // kNotFound
+  Status DeletePolicyBlocking(const std::string& name_or_arn);
+  // Attaches an AWS managed or customer policy (by name or ARN). kInvalidArgument for unknown
+  // policies, kNotFound for unknown users.
   Status AttachPolicyBlocking(const std::string& user, const std::string& policy);
   Status DetachPolicyBlocking(const std::string& user, const std::string& policy);
   Result<NewAccessKey> CreateAccessKeyBlocking(const std::string& user);  // kNotFound
@@ -59,7 +73,17 @@ class Identity final : public iam::CredentialSource {
   // iam::CredentialSource (runs on the pool given at construction).
   boost::asio::awaitable<Result<iam::AccessKeyInfo>> LookupAccessKey(std::string id) override;
 
+  // iam::PolicySource (runs on the pool given at construction).
+  Result<std::vector<std::string>> IdentityPoliciesBlocking(const std::string& principal);
+  boost::asio::awaitable<Result<std::vector<std::string>>> IdentityPolicies(
+      std::string principal) override;
+  boost::asio::awaitable<Result<iam::RepositoryAccessInfo>> RepositoryAccess(
+      std::string repository) override;
+  boost::asio::awaitable<Result<std::string>> RegistryPolicy() override;
+
  private:
+  // The managed or customer policy `name_or_arn` names, as its ARN. kInvalidArgument.
+  Result<std::string> PolicyArnBlocking(const std::string& name_or_arn);
   meta::MetadataStore& meta_;
   Secret key_;  // derived sealing key for access-key secrets
   const Clock& clock_;

@@ -22,6 +22,7 @@
 #include "api/oci/errors.h"
 #include "api/oci/oci_api.h"
 #include "auth/authenticator.h"
+#include "auth/authorizer.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/strings.h"
@@ -38,13 +39,15 @@ struct App::Impl {
   asio::io_context ioc;
   asio::thread_pool pool;
   registry::Registry registry;
-  api::oci::OciApi oci;
+  std::unique_ptr<auth::Authorizer> authorizer;  // set by Bootstrap (needs the account)
+  std::unique_ptr<api::oci::OciApi> oci;
   Secret master_key;
   registry::Identity identity;
   auth::TokenService tokens;
   auth::Authenticator authenticator;
   std::unique_ptr<api::ecr::EcrApi> ecr;
   Metrics metrics;
+  std::unique_ptr<AuditLog> audit;
   std::unique_ptr<http::Server> server;
   asio::signal_set signals;
   asio::steady_timer purge_timer;
@@ -60,7 +63,6 @@ struct App::Impl {
         ioc(io_threads),
         pool(static_cast<size_t>(blocking_threads)),
         registry(*meta, *blobs, pool, SystemClock::Get(), options.registry),
-        oci(registry),
         master_key(std::move(key)),
         identity(*meta, master_key, SystemClock::Get(), &pool),
         tokens(master_key, SystemClock::Get()),
@@ -131,13 +133,32 @@ struct App::Impl {
     }
     if (path == "/v2" || path.starts_with("/v2/")) {
       auto principal = co_await AuthenticateOci(req, query);
-      if (!principal.ok()) {
-        co_return Unauthorized(principal.error(), req.method() == boost::beast::http::verb::head);
+      const bool head = req.method() == boost::beast::http::verb::head;
+      if (!principal.ok() && principal.error().code != Errc::kAuthMissing) {
+        http::Response r = Unauthorized(principal.error(), head);
+        api::oci::OciApi::AnnotateTarget(path, req.method(), query, req.has_body(),
+                                         identity.account(), r);
+        co_return r;
       }
+      auth::Caller caller;
+      if (principal.ok()) {
+        caller.principal = std::move(*principal);  // else anonymous
+      }
+      caller.source_ip = req.remote_address();
+      caller.secure_transport = false;
+      caller.user_agent = std::string(req.header("User-Agent"));
       if (path == "/v2/token") {
-        co_return IssueBearer(*principal, query);
+        if (caller.principal.anonymous()) {
+          co_return Unauthorized(MakeError(Errc::kAuthMissing, "authentication required"), head);
+        }
+        co_return IssueBearer(caller.principal, query);
       }
-      co_return co_await oci.Handle(req, std::move(path), std::move(query));
+      http::Response r =
+          co_await oci->Handle(req, std::move(path), std::move(query), std::move(caller));
+      if (r.status == 401) {
+        r.Set("WWW-Authenticate", "Basic realm=\"" + public_url + "\"");
+      }
+      co_return r;
     }
     http::Response r;
     r.status = 404;
@@ -167,6 +188,7 @@ struct App::Impl {
     r.Set("WWW-Authenticate", "Basic realm=\"" + public_url + "\"");
     r.Set("Docker-Distribution-API-Version", "registry/2.0");
     r.route = "unauthorized";
+    r.Annotate("principal", "anonymous");
     return r;
   }
 
@@ -195,8 +217,61 @@ struct App::Impl {
 
   std::string public_url;
 
+  // Records state-changing and refused requests in the audit trail.
+  void Audit(const http::Completion& c) {
+    if (!audit || c.response == nullptr) {
+      return;
+    }
+    const http::Response& r = *c.response;
+    std::string_view principal = r.Annotation("principal");
+    if (principal.empty()) {
+      return;  // not an API request (health, metrics, unknown paths)
+    }
+    std::string_view path = c.target.substr(0, c.target.find('?'));
+    bool is_ecr = r.route.starts_with("ecr");
+    std::string_view error = r.Annotation("error");
+    bool denied = c.status == 401 || c.status == 403 || error == "AccessDeniedException";
+    bool mutating =
+        is_ecr ? !r.Annotation("mutating").empty() : (c.method != "GET" && c.method != "HEAD");
+    if (!mutating && !denied) {
+      return;
+    }
+    if (denied && principal == "anonymous" && (path == "/v2/" || path == "/v2")) {
+      return;  // the anonymous ping that tells clients to send credentials
+    }
+    boost::json::object o;
+    o["time"] = FormatAuditTime(SystemClock::Get().NowMillis());
+    o["request_id"] = c.request_id;
+    o["api"] = is_ecr ? "ecr" : "oci";
+    o["principal"] = principal;
+    if (auto k = r.Annotation("access_key_id"); !k.empty()) {
+      o["access_key_id"] = k;
+    }
+    if (auto a = r.Annotation("action"); !a.empty()) {
+      o["action"] = a;
+    }
+    if (auto res = r.Annotation("resource"); !res.empty()) {
+      o["resource"] = res;
+    }
+    if (auto repo = r.Annotation("repository"); !repo.empty()) {
+      o["repository"] = repo;
+    }
+    o["source_ip"] = c.remote;
+    o["user_agent"] = c.user_agent;
+    o["method"] = c.method;
+    o["path"] = path;
+    o["status"] = c.status;
+    o["result"] = denied ? "denied" : (c.status < 400 ? "success" : "failure");
+    if (!error.empty()) {
+      o["error"] = error;
+      o["message"] = r.Annotation("message");
+    }
+    audit->Append(boost::json::serialize(o));
+  }
+
   void OnComplete(const http::Completion& c) {
     metrics.RecordRequest(c.route, c.method, c.status, c.seconds, c.bytes_in, c.bytes_out);
+    Audit(c);
     if (!options.access_log) {
       return;
     }
@@ -304,12 +379,16 @@ Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
   if (!key.ok()) {
     return std::move(key).error();
   }
+  im.authorizer =
+      std::make_unique<auth::Authorizer>(im.identity, im.identity.account(), SystemClock::Get());
+  im.oci = std::make_unique<api::oci::OciApi>(im.registry, *im.authorizer);
   api::ecr::EcrOptions eo;
   eo.account = im.identity.account();
   eo.public_url = im.public_url;
   eo.token_ttl_seconds = im.options.token_ttl_seconds;
-  im.ecr = std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator, im.tokens,
-                                              SystemClock::Get(), std::move(eo));
+  im.ecr =
+      std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator, *im.authorizer,
+                                         im.tokens, SystemClock::Get(), std::move(eo));
   return key;
 }
 
@@ -317,6 +396,10 @@ Status App::Start() {
   Impl& im = *impl_;
   if (!im.ecr) {
     BERTH_TRY(Bootstrap());
+  }
+  if (!im.options.audit.dir.empty()) {
+    BERTH_ASSIGN_OR_RETURN(im.audit, AuditLog::Open(im.options.audit));
+    spdlog::info("audit log: {}/audit.log", im.options.audit.dir);
   }
   im.server = std::make_unique<http::Server>(
       im.ioc, im.options.http, [&im](http::Request& req) { return im.Handle(req); },
@@ -353,6 +436,9 @@ void App::Wait() {
   // borrows the registry outlives it.
   impl_->ioc.restart();
   impl_->ioc.poll();
+  if (impl_->audit) {
+    impl_->audit->Flush();
+  }
 }
 
 void App::Stop() {

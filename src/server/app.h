@@ -17,6 +17,7 @@
 #include "meta/metadata_store.h"
 #include "registry/identity.h"
 #include "registry/registry.h"
+#include "server/audit.h"
 #include "storage/blob_store.h"
 
 namespace berth::server {
@@ -33,6 +34,8 @@ struct AppOptions {
   std::string region = "us-east-1";
   std::string public_url;  // empty: http://<host>:<port>
   int64_t token_ttl_seconds = 12 * 3600;
+  // Audit trail (see audit.h); an empty dir disables it.
+  AuditOptions audit;
 };
 
 class App {

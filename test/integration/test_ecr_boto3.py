@@ -1937,7 +1937,8 @@ class TestUsersAndKeys(EcrTestCase):
         self.admin("policy", "attach", "alice", "AmazonEC2ContainerRegistryReadOnly")
 
         alice = ecr_client(self.berth, key=kid, secret=secret)
-        self.assertEqual(alice.describe_registry()["registryId"], self.registry_id)
+        # The read-only managed policy does not grant ecr:DescribeRegistry (as on AWS).
+        self.assertEcrError("AccessDeniedException", alice.describe_registry)
         alice.describe_repositories()
         tok = alice.get_authorization_token()["authorizationData"][0]["authorizationToken"]
         self.assertStatus(self.request("GET", "/v2/", headers={

@@ -407,6 +407,87 @@ Response RepoError(const Error& e, const EcrOptions& opt) {
   return ErrorResponse(e);
 }
 
+// Actions that change nothing (the audit log skips them unless refused).
+bool IsReadOnlyAction(std::string_view a) {
+  if (a == "GetAuthorizationToken") {
+    return false;  // issues a credential: recorded, as CloudTrail does
+  }
+  return a.starts_with("Describe") || a.starts_with("List") || a.starts_with("Get") ||
+         a.starts_with("BatchGet") || a.starts_with("BatchCheck");
+}
+
+std::vector<std::pair<std::string, std::string>> TagPairs(const json::value* tags) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const json::array* a = tags != nullptr ? tags->if_array() : nullptr;
+  if (a == nullptr) {
+    return out;
+  }
+  for (const auto& t : *a) {
+    const json::object* o = t.if_object();
+    if (o == nullptr) {
+      continue;
+    }
+    auto k = o->find("Key");
+    auto v = o->find("Value");
+    if (k != o->end() && k->value().is_string()) {
+      std::string value;
+      if (v != o->end() && v->value().is_string()) {
+        value = std::string(v->value().get_string());
+      }
+      out.emplace_back(std::string(k->value().get_string()), std::move(value));
+    }
+  }
+  return out;
+}
+
+// The authorization checks an ECR call needs: ecr:<Action> on each repository it names.
+// Registry-level actions (and calls whose resource does not parse: they fail validation
+// later) are checked on "*".
+std::vector<auth::AccessRequest> AccessRequestsFor(const std::string& action,
+                                                   const json::object& body,
+                                                   const iam::Account& account) {
+  std::vector<auth::AccessRequest> out;
+  auth::AccessRequest base;
+  base.action = "ecr:" + action;
+  if (action == "DescribeRepositories") {
+    auto it = body.find("repositoryNames");
+    if (it != body.end() && it->value().is_array()) {
+      for (const auto& n : it->value().get_array()) {
+        if (n.is_string()) {
+          auth::AccessRequest r = base;
+          r.repository = std::string(n.get_string());
+          out.push_back(std::move(r));
+        }
+      }
+    }
+    return out;  // without names: filtered in Dispatch
+  }
+  if (auto it = body.find("repositoryName");
+      it != body.end() && it->value().is_string() && !it->value().get_string().empty()) {
+    base.repository = std::string(it->value().get_string());
+  } else if (auto arn = body.find("resourceArn"); arn != body.end() && arn->value().is_string()) {
+    auto name = iam::ParseRepositoryArn(account, std::string(arn->value().get_string()));
+    if (name.ok()) {
+      base.repository = *name;
+    }
+  }
+  if (action == "CreateRepository" || action == "TagResource") {
+    auto it = body.find("tags");
+    base.request_tags = TagPairs(it == body.end() ? nullptr : &it->value());
+  }
+  if (action == "UntagResource") {
+    if (auto it = body.find("tagKeys"); it != body.end() && it->value().is_array()) {
+      for (const auto& k : it->value().get_array()) {
+        if (k.is_string()) {
+          base.tag_keys.emplace_back(k.get_string());
+        }
+      }
+    }
+  }
+  out.push_back(std::move(base));
+  return out;
+}
+
 }  // namespace
 
 struct EcrApi::Call {
@@ -414,14 +495,16 @@ struct EcrApi::Call {
   std::string action;
   json::object body;
   iam::Principal principal;
+  auth::Caller caller;
 };
 
 EcrApi::EcrApi(registry::Registry& registry, registry::Identity& identity,
-               auth::Authenticator& authenticator, const auth::TokenService& tokens,
-               const Clock& clock, EcrOptions options)
+               auth::Authenticator& authenticator, auth::Authorizer& authorizer,
+               const auth::TokenService& tokens, const Clock& clock, EcrOptions options)
     : registry_(registry),
       identity_(identity),
       authenticator_(authenticator),
+      authorizer_(authorizer),
       tokens_(tokens),
       clock_(clock),
       options_(std::move(options)) {}
@@ -453,15 +536,61 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
         res = ErrorResponse("SerializationException", "request body is not a JSON object");
       } else {
         Call call{req, target.substr(kTargetPrefix.size()), std::move(v.get_object()),
-                  std::move(*principal)};
-        res = co_await Dispatch(call);
+                  std::move(*principal), auth::Caller{}};
+        call.caller.principal = call.principal;
+        call.caller.source_ip = req.remote_address();
+        call.caller.user_agent = std::string(req.header("User-Agent"));
+        std::vector<auth::AccessRequest> checks =
+            AccessRequestsFor(call.action, call.body, options_.account);
+        std::optional<Response> denied;
+        std::string resource = "*";
+        std::string repository;
+        for (auto& check : checks) {
+          repository = check.repository;
+          auto d = co_await authorizer_.Authorize(call.caller, std::move(check));
+          if (!d.ok()) {
+            denied = ErrorResponse(d.error());
+            break;
+          }
+          resource = d->resource;
+          if (!d->allowed()) {
+            denied = ErrorResponse("AccessDeniedException", d->message);
+            break;
+          }
+        }
+        if (denied) {
+          res = std::move(*denied);
+        } else {
+          res = co_await Dispatch(call);
+          if (!IsReadOnlyAction(call.action) && res.status < 300) {
+            authorizer_.Invalidate();  // policies, tags or repositories may have changed
+          }
+        }
         res.route = "ecr_" + call.action;
+        res.Annotate("principal", call.principal.Arn(options_.account));
+        res.Annotate("access_key_id", call.principal.access_key_id);
+        res.Annotate("action", "ecr:" + call.action);
+        res.Annotate("resource", resource);
+        if (!repository.empty()) {
+          res.Annotate("repository", repository);
+        }
+        if (!IsReadOnlyAction(call.action)) {
+          res.Annotate("mutating", "1");
+        }
       }
     }
   }
   res.Set("x-amzn-RequestId", req.request_id());
   if (res.route.empty()) {
     res.route = "ecr";
+  }
+  if (res.Annotation("principal").empty()) {
+    // Refused before the caller was known (authentication failed).
+    res.Annotate("principal", "anonymous");
+    if (target.starts_with(kTargetPrefix)) {
+      res.Annotate("action", "ecr:" + target.substr(kTargetPrefix.size()));
+    }
+    res.Annotate("resource", "*");
   }
   co_return res;
 }
@@ -616,7 +745,17 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         co_return ErrorResponse(list.error());
       }
       for (size_t i = 0; i < list->size() && i < limit; ++i) {
-        repos.push_back(RepositoryShape((*list)[i], opt));
+        // Only repositories the caller may describe.
+        auth::AccessRequest ar;
+        ar.action = "ecr:DescribeRepositories";
+        ar.repository = (*list)[i].name;
+        auto d = co_await authorizer_.Authorize(c.caller, std::move(ar));
+        if (!d.ok()) {
+          co_return ErrorResponse(d.error());
+        }
+        if (d->allowed()) {
+          repos.push_back(RepositoryShape((*list)[i], opt));
+        }
       }
       if (list->size() > limit) {
         out["nextToken"] = EncodeToken((*list)[limit - 1].name);

@@ -2,7 +2,10 @@
 // `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Action>`) as a thin adapter over
 // registry::Registry — the same rules as the OCI API, because both call the same functions.
 // Request and response shapes, limits and exception names follow botocore's ECR service
-// model. Every request is authenticated with SigV4 (service "ecr").
+// model. Every request is authenticated with SigV4 (service "ecr") and authorized as
+// ecr:<Action> on the repository it names (or "*" for registry-level actions); refusals are
+// AccessDeniedException. DescribeRepositories without names lists only what the caller may
+// describe.
 //
 // Thread-safe; borrows everything it is given.
 #pragma once
@@ -12,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "auth/authenticator.h"
+#include "auth/authorizer.h"
 #include "http/server.h"
 #include "iam/iam.h"
 #include "registry/identity.h"
@@ -33,8 +37,8 @@ inline constexpr uint64_t kMaxRequestBytes = 32ull << 20;
 class EcrApi {
  public:
   EcrApi(registry::Registry& registry, registry::Identity& identity,
-         auth::Authenticator& authenticator, const auth::TokenService& tokens, const Clock& clock,
-         EcrOptions options);
+         auth::Authenticator& authenticator, auth::Authorizer& authorizer,
+         const auth::TokenService& tokens, const Clock& clock, EcrOptions options);
 
   // Serves `POST /` with an X-Amz-Target header.
   boost::asio::awaitable<http::Response> Handle(http::Request& req);
@@ -46,6 +50,7 @@ class EcrApi {
   registry::Registry& registry_;
   registry::Identity& identity_;
   auth::Authenticator& authenticator_;
+  auth::Authorizer& authorizer_;
   const auth::TokenService& tokens_;
   const Clock& clock_;
   EcrOptions options_;

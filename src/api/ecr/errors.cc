@@ -81,6 +81,8 @@ http::Response ErrorResponse(std::string_view type, std::string_view message, un
   o["__type"] = type;
   o["message"] = message;
   res.body = boost::json::serialize(o);
+  res.Annotate("error", std::string(type));
+  res.Annotate("message", std::string(message));
   return res;
 }
 

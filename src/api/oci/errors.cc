@@ -89,6 +89,8 @@ http::Response ErrorResponse(unsigned status, std::string_view code, std::string
   boost::json::object root;
   root["errors"] = boost::json::array{std::move(err)};
   res.body = boost::json::serialize(root);
+  res.Annotate("error", std::string(code));
+  res.Annotate("message", std::string(message));
   if (head) {
     res.head = true;
   }

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "http/range.h"
 #include "registry/manifest.h"
+#include "registry/names.h"
 
 namespace berth::api::oci {
 namespace {
@@ -239,14 +240,166 @@ Response ReferrersResponse(const std::vector<registry::Referrer>& refs) {
   return res;
 }
 
+// The ECR actions an OCI request needs, all of them (ECR's mapping of the Docker API; see the
+// README's permissions table). Alternatives are joined by '|' (any one suffices). Empty for
+// requests that need no repository permission or that will be refused as malformed anyway.
+std::vector<std::string> RequiredActions(Route route, verb method, const Query& q, bool has_body) {
+  std::vector<std::string> out;
+  switch (route) {
+    case Route::kNotFound:
+    case Route::kBase:
+    case Route::kCatalog:
+      break;
+    case Route::kTags:
+      if (method == verb::get) {
+        out.emplace_back("ecr:ListImages");
+      }
+      break;
+    case Route::kManifest:
+      if (method == verb::get || method == verb::head) {
+        out.emplace_back("ecr:BatchGetImage");
+      } else if (method == verb::put) {
+        out.emplace_back("ecr:PutImage");
+      } else if (method == verb::delete_) {
+        out.emplace_back("ecr:BatchDeleteImage");
+      }
+      break;
+    case Route::kBlob:
+      if (method == verb::get) {
+        out.emplace_back("ecr:GetDownloadUrlForLayer");
+      } else if (method == verb::head) {
+        out.emplace_back("ecr:BatchCheckLayerAvailability|ecr:GetDownloadUrlForLayer");
+      } else if (method == verb::delete_) {
+        out.emplace_back("ecr:BatchDeleteImage");
+      }
+      break;
+    case Route::kUploads:
+      if (method == verb::post) {
+        out.emplace_back("ecr:InitiateLayerUpload");
+        if (q.Get("digest") != nullptr && q.Get("mount") == nullptr) {
+          out.emplace_back("ecr:UploadLayerPart");
+          out.emplace_back("ecr:CompleteLayerUpload");
+        }
+      }
+      break;
+    case Route::kUpload:
+      if (method == verb::get || method == verb::patch || method == verb::delete_) {
+        out.emplace_back("ecr:UploadLayerPart");
+      } else if (method == verb::put) {
+        out.emplace_back("ecr:CompleteLayerUpload");
+        if (has_body) {
+          out.emplace_back("ecr:UploadLayerPart");
+        }
+      }
+      break;
+    case Route::kReferrers:
+      if (method == verb::get) {
+        out.emplace_back("ecr:BatchGetImage");
+      }
+      break;
+  }
+  return out;
+}
+
+// A refusal: 401 for anonymous callers (so clients that hold credentials send them), 403
+// DENIED for authenticated ones.
+Response Denied(const auth::Caller& caller, const std::string& message, bool head) {
+  if (caller.principal.anonymous()) {
+    return ErrorResponse(401, "UNAUTHORIZED", "authentication required", {}, head);
+  }
+  return ErrorResponse(403, "DENIED", message, {}, head);
+}
 }  // namespace
 
-asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::string raw_query) {
+asio::awaitable<Result<auth::AccessDecision>> OciApi::Allowed(const auth::Caller& caller,
+                                                              std::string actions,
+                                                              std::string repository) {
+  // "a|b": any one of the alternatives suffices; a refusal explains the first.
+  std::optional<Result<auth::AccessDecision>> first;
+  size_t start = 0;
+  while (start <= actions.size()) {
+    size_t bar = actions.find('|', start);
+    if (bar == std::string::npos) {
+      bar = actions.size();
+    }
+    auth::AccessRequest ar;
+    ar.action = actions.substr(start, bar - start);
+    ar.repository = repository;
+    auto d = co_await authorizer_.Authorize(caller, std::move(ar));
+    if (!d.ok() || d->allowed()) {
+      co_return d;
+    }
+    if (!first) {
+      first = std::move(d);
+    }
+    start = bar + 1;
+  }
+  co_return std::move(*first);
+}
+
+void OciApi::AnnotateTarget(std::string_view path, verb method, std::string_view raw_query,
+                            bool has_body, const iam::Account& account, Response& res) {
   RouteMatch m = MatchRoute(path);
+  std::vector<std::string> actions =
+      RequiredActions(m.route, method, ParseQuery(raw_query), has_body);
+  if (!actions.empty()) {
+    res.Annotate("action", actions.front().substr(0, actions.front().find('|')));
+  } else if (m.route == Route::kCatalog) {
+    res.Annotate("action", "ecr:DescribeRepositories");
+  }
+  if (!m.name.empty() && registry::IsValidRepositoryName(m.name)) {
+    res.Annotate("repository", m.name);
+    res.Annotate("resource", iam::RepositoryArn(account, m.name));
+  } else {
+    res.Annotate("resource", "*");
+  }
+}
+
+asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::string raw_query,
+                                         auth::Caller caller) {
+  RouteMatch m = MatchRoute(path);
+  std::string audit_action;
   Response res = co_await [&]() -> asio::awaitable<Response> {
     const verb method = req.method();
     const bool head = method == verb::head;
     Query q = ParseQuery(raw_query);
+
+    // Authorization comes before anything has an effect: a refused push leaves nothing.
+    if (m.route == Route::kCatalog) {
+      audit_action = "ecr:DescribeRepositories";
+    }
+    if ((m.route == Route::kBase || m.route == Route::kCatalog) && caller.principal.anonymous()) {
+      co_return Denied(caller, "", head);
+    }
+    if (!m.name.empty() && registry::IsValidRepositoryName(m.name)) {
+      std::vector<std::string> actions = RequiredActions(m.route, method, q, req.has_body());
+      bool pushes = (m.route == Route::kUploads && method == verb::post) ||
+                    (m.route == Route::kManifest && method == verb::put);
+      if (pushes) {
+        // Create-on-push also needs ecr:CreateRepository.
+        auto exists = co_await authorizer_.RepositoryExists(m.name);
+        if (!exists.ok()) {
+          co_return Error(exists.error(), head);
+        }
+        if (!*exists) {
+          actions.emplace_back("ecr:CreateRepository");
+        }
+      }
+      for (const auto& action : actions) {
+        std::string first = action.substr(0, action.find('|'));
+        if (audit_action.empty()) {
+          audit_action = first;
+        }
+        auto d = co_await Allowed(caller, action, m.name);
+        if (!d.ok()) {
+          co_return Error(d.error(), head);
+        }
+        if (!d->allowed()) {
+          audit_action = first;
+          co_return Denied(caller, d->message, head);
+        }
+      }
+    }
 
     switch (m.route) {
       case Route::kNotFound:
@@ -279,7 +432,19 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
         if (!page.ok()) {
           co_return Error(page.error());
         }
-        Response r = ListResponse("repositories", nullptr, page->items);
+        // Only what the caller may describe (pages may come out shorter than n; the Link
+        // still continues after the last repository of the unfiltered page).
+        std::vector<std::string> visible;
+        for (const auto& name : page->items) {
+          auto d = co_await Allowed(caller, "ecr:DescribeRepositories", name);
+          if (!d.ok()) {
+            co_return Error(d.error());
+          }
+          if (d->allowed()) {
+            visible.push_back(name);
+          }
+        }
+        Response r = ListResponse("repositories", nullptr, visible);
         if (page->more) {
           r.Set("Link",
                 "</v2/_catalog?n=" + std::to_string(n.value_or(registry_.options().max_page_size)) +
@@ -394,8 +559,19 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           co_return MethodNotAllowed();
         }
         const std::string* mount = q.Get("mount");
+        bool may_mount = false;
+        std::string from = q.Get("from") ? *q.Get("from") : std::string();
         if (mount != nullptr) {
-          std::string from = q.Get("from") ? *q.Get("from") : std::string();
+          // A mount reads the source: it needs pull rights there (without `from`, on every
+          // repository). Otherwise it falls back to a normal upload, as the spec allows.
+          std::string source = from.empty() ? std::string("*") : from;
+          auto d = co_await Allowed(caller, "ecr:GetDownloadUrlForLayer", source);
+          if (!d.ok()) {
+            co_return Error(d.error());
+          }
+          may_mount = d->allowed();
+        }
+        if (mount != nullptr && may_mount) {
           auto mr = co_await registry_.MountOrStart(m.name, *mount, from);
           if (!mr.ok()) {
             co_return Error(mr.error());
@@ -600,6 +776,18 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
   res.Set("Docker-Distribution-API-Version", "registry/2.0");
   if (res.route.empty()) {
     res.route = RouteName(m.route);
+  }
+  res.Annotate("principal", caller.principal.anonymous()
+                                ? std::string("anonymous")
+                                : caller.principal.Arn(authorizer_.account()));
+  if (!audit_action.empty()) {
+    res.Annotate("action", audit_action);
+  }
+  if (!m.name.empty()) {
+    res.Annotate("repository", m.name);
+    res.Annotate("resource", authorizer_.ResourceArn(m.name));
+  } else if (m.route == Route::kCatalog) {
+    res.Annotate("resource", "*");
   }
   co_return res;
 }

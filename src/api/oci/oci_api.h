@@ -8,21 +8,40 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "auth/authorizer.h"
 #include "http/server.h"
 #include "registry/registry.h"
 
 namespace berth::api::oci {
 
+// Every request is authorized before it has any effect: each route maps to ECR actions on
+// the repository's ARN (pull = ecr:BatchGetImage + ecr:GetDownloadUrlForLayer, push =
+// ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage, plus
+// ecr:CreateRepository when the push creates the repository, ...; see RequiredActions in
+// oci_api.cc and the README's permissions table). Denied: 401 UNAUTHORIZED for anonymous
+// callers, 403 DENIED otherwise. Responses carry annotations (principal, action, resource,
+// repository, error) for the audit log.
 class OciApi {
  public:
-  explicit OciApi(registry::Registry& registry) : registry_(registry) {}
+  OciApi(registry::Registry& registry, auth::Authorizer& authorizer)
+      : registry_(registry), authorizer_(authorizer) {}
 
   // Serves a request whose decoded path starts with "/v2". `query` is the raw query string.
   boost::asio::awaitable<http::Response> Handle(http::Request& req, std::string path,
-                                                std::string query);
+                                                std::string query, auth::Caller caller);
+  // Annotates a response refused before Handle ran (authentication failed) with the action,
+  // repository and resource the request was for.
+  static void AnnotateTarget(std::string_view path, boost::beast::http::verb method,
+                             std::string_view raw_query, bool has_body, const iam::Account& account,
+                             http::Response& res);
 
  private:
+  // Whether `caller` may perform `actions` ("a" or "a|b": any alternative) on `repository`.
+  boost::asio::awaitable<Result<auth::AccessDecision>> Allowed(const auth::Caller& caller,
+                                                               std::string actions,
+                                                               std::string repository);
   registry::Registry& registry_;
+  auth::Authorizer& authorizer_;
 };
 
 }  // namespace berth::api::oci

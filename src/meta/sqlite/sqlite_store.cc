@@ -914,6 +914,23 @@ class SqliteStoreImpl final : public MetadataStore {
     return DeleteOne("DELETE FROM settings WHERE key=?", key, "setting unknown");
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> ListSettings(
+      const std::string& prefix) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::pair<std::string, std::string>>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT key,value FROM settings WHERE "
+                                               "substr(key,1,length(?1))=?1 ORDER BY key"));
+      q.Bind(1, prefix);
+      std::vector<std::pair<std::string, std::string>> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.emplace_back(q.Text(0), q.Text(1));
+      }
+    });
+  }
+
   // --- identity ----------------------------------------------------------------------------------
   Status CreateUser(const UserRecord& u) override {
     return Write([&](Conn& c) -> Status {

@@ -1024,6 +1024,27 @@ TEST_P(MetadataStoreConformanceTest, SettingsLifecycle) {
   EXPECT_EQ(*empty, "");
 }
 
+TEST_P(MetadataStoreConformanceTest, ListSettingsByPrefix) {
+  ASSERT_TRUE(IsOk(store().PutSetting("iam.policy/b", "B")));
+  ASSERT_TRUE(IsOk(store().PutSetting("iam.policy/a", "A")));
+  ASSERT_TRUE(IsOk(store().PutSetting("iam.policyx", "X")));
+  ASSERT_TRUE(IsOk(store().PutSetting("other", "O")));
+  auto list = store().ListSettings("iam.policy/");
+  ASSERT_TRUE(IsOk(list));
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].first, "iam.policy/a");
+  EXPECT_EQ((*list)[0].second, "A");
+  EXPECT_EQ((*list)[1].first, "iam.policy/b");
+  auto none = store().ListSettings("nothing/");
+  ASSERT_TRUE(IsOk(none));
+  EXPECT_TRUE(none->empty());
+  // LIKE-style metacharacters in the prefix are literal.
+  ASSERT_TRUE(IsOk(store().PutSetting("a%b", "1")));
+  auto pct = store().ListSettings("a%");
+  ASSERT_TRUE(IsOk(pct));
+  EXPECT_EQ(pct->size(), 1u);
+}
+
 // --- identity -------------------------------------------------------------------------------
 
 TEST_P(MetadataStoreConformanceTest, UserLifecycle) {

@@ -79,6 +79,39 @@ expect_eq() {
   pass "$1 ($3)"
 }
 
+# ---------------------------------------------------------------------------------------
+# soft checks: a failed check is recorded and the script goes on; finish_checks lists them
+# at the end and fails the script (for long suites where one failure should not hide others)
+
+FAILED_CHECKS=()
+# check_fail MESSAGE: records a failed check and goes on.
+check_fail() {
+  FAILED_CHECKS+=("$1")
+  printf 'CHECK FAILED: %s\n' "$1" >&2
+}
+# ck_eq WHAT EXPECTED ACTUAL
+ck_eq() {
+  if [[ "$2" == "$3" ]]; then
+    pass "$1 ($3)"
+  else
+    check_fail "$1: expected '$2', got '$3'"
+  fi
+}
+# ck WHAT CMD...: the command must succeed (its output is discarded).
+ck() {
+  local what=$1
+  shift
+  if "$@" >/dev/null 2>&1; then pass "$what"; else check_fail "$what"; fi
+}
+# finish_checks: exit 1 listing the failed checks, if any.
+finish_checks() {
+  if ((${#FAILED_CHECKS[@]})); then
+    printf '\n%d check(s) failed:\n' "${#FAILED_CHECKS[@]}" >&2
+    printf '  - %s\n' "${FAILED_CHECKS[@]}" >&2
+    exit 1
+  fi
+}
+
 on_err() {
   local rc=$1 line=$2 cmd=$3
   [[ $BASHPID == "$MAIN_PID" ]] || return 0
