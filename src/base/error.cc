@@ -36,6 +36,8 @@ std::string_view ErrcName(Errc code) {
       return "TooLarge";
     case Errc::kUnsupported:
       return "Unsupported";
+    case Errc::kImageArchived:
+      return "ImageArchived";
     case Errc::kTagImmutable:
       return "TagImmutable";
     case Errc::kAuthMissing:

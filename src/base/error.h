@@ -32,6 +32,7 @@ enum class Errc {
   kTooLarge,             // a body exceeds its size limit
   kUnsupported,          // valid but unsupported request (media type, algorithm)
   kTagImmutable,         // tag may not be overwritten
+  kImageArchived,        // the image is archived (or being restored) and cannot be pulled
   // Authentication (AWS SigV4 and registry tokens).
   kAuthMissing,        // no credentials where they are required
   kAuthMalformed,      // credentials present but malformed (incomplete signature)

@@ -127,6 +127,21 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(where + "." + k, "unknown key");
           }
         }
+      } else if (key == "lifecycle" || key == "gc") {
+        for (const auto& a : v) {
+          std::string k = a.first.as<std::string>();
+          std::string val = a.second.as<std::string>();
+          std::string w = where + "." + k;
+          if (key == "lifecycle" && k == "interval") {
+            BERTH_ASSIGN_OR_RETURN(c.lifecycle_interval_seconds, ParseSeconds(w, val));
+          } else if (key == "gc" && k == "interval") {
+            BERTH_ASSIGN_OR_RETURN(c.gc_interval_seconds, ParseSeconds(w, val));
+          } else if (key == "gc" && k == "grace_period") {
+            BERTH_ASSIGN_OR_RETURN(c.gc_grace_seconds, ParseSeconds(w, val));
+          } else {
+            return Bad(w, "unknown key");
+          }
+        }
       } else if (key == "audit") {
         for (const auto& a : v) {
           std::string k = a.first.as<std::string>();
@@ -202,6 +217,16 @@ Status ApplyEnvironment(Config& c) {
   }
   if (const char* v = env("BERTH_MASTER_KEY_FILE")) {
     c.master_key_file = v;
+  }
+  if (const char* v = env("BERTH_LIFECYCLE_INTERVAL")) {
+    BERTH_ASSIGN_OR_RETURN(c.lifecycle_interval_seconds,
+                           ParseSeconds("BERTH_LIFECYCLE_INTERVAL", v));
+  }
+  if (const char* v = env("BERTH_GC_INTERVAL")) {
+    BERTH_ASSIGN_OR_RETURN(c.gc_interval_seconds, ParseSeconds("BERTH_GC_INTERVAL", v));
+  }
+  if (const char* v = env("BERTH_GC_GRACE_PERIOD")) {
+    BERTH_ASSIGN_OR_RETURN(c.gc_grace_seconds, ParseSeconds("BERTH_GC_GRACE_PERIOD", v));
   }
   if (const char* v = env("BERTH_AUDIT_DIR")) {
     c.audit_dir = v;

@@ -34,6 +34,10 @@ struct Config {
   std::string audit_dir;                        // empty: <data_dir>/audit
   uint64_t audit_max_file_bytes = 64ull << 20;  // rotate past this size
   int audit_keep_files = 10;
+  // Housekeeping: 0 disables a schedule.
+  int64_t lifecycle_interval_seconds = 24 * 3600;
+  int64_t gc_interval_seconds = 3600;
+  int64_t gc_grace_seconds = 3600;
 };
 // Where the audit trail of `config` lives.
 std::string AuditDir(const Config& config);

@@ -1,6 +1,7 @@
 // berth: the command-line entry point. The only place that names concrete stores and drivers:
 // it parses configuration, opens SQLite and the filesystem blob store, and runs the server.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/config.h"
+#include "cli/remote.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "registry/identity.h"
 #include "server/app.h"
@@ -60,6 +62,12 @@ int Serve(berth::cli::Config config) {
   } else if (config.log_format != "text") {
     return Fail("unknown log format '" + config.log_format + "' (text|json)");
   }
+  // Every client connection is a descriptor: allow as many as the hard limit permits (the
+  // usual soft limit of 1024 would cap a registry far below what it can hold).
+  if (struct rlimit rl; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   auto listen = berth::cli::ParseListen(config.listen);
   if (!listen.ok()) {
     return Fail(listen.error().message);
@@ -94,6 +102,9 @@ int Serve(berth::cli::Config config) {
   opts.audit.dir = berth::cli::AuditDir(config);
   opts.audit.max_file_bytes = config.audit_max_file_bytes;
   opts.audit.keep_files = config.audit_keep_files;
+  opts.housekeeping.lifecycle_interval = std::chrono::seconds(config.lifecycle_interval_seconds);
+  opts.housekeeping.gc_interval = std::chrono::seconds(config.gc_interval_seconds);
+  opts.housekeeping.gc_grace_seconds = config.gc_grace_seconds;
   auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));
   if (!master.ok()) {
     return Fail("master key: " + master.error().message);
@@ -257,7 +268,34 @@ int main(int argc, char** argv) {
   audit->add_option("--audit-dir", audit_dir, "Audit directory (default <data-dir>/audit)");
   audit->add_flag("--json", audit_json, "Print the JSON lines as stored");
 
+  // berth lifecycle run, berth gc: ask a running server to do the work (its admin API).
+  berth::cli::RemoteOptions remote;
+  std::string lifecycle_repository;
+  CLI::App* lifecycle = app.add_subcommand("lifecycle", "Lifecycle policies on a running server");
+  lifecycle->require_subcommand(1);
+  CLI::App* lifecycle_run =
+      lifecycle->add_subcommand("run", "Apply lifecycle policies now and report what was done");
+  lifecycle_run->add_option("--repository", lifecycle_repository,
+                            "Only this repository (default: every repository with a policy)");
+  CLI::App* gc = app.add_subcommand(
+      "gc", "Collect garbage now on a running server: unreferenced blobs, stale uploads");
+  for (CLI::App* cmd : {lifecycle_run, gc}) {
+    cmd->add_flag("--dry-run", remote.dry_run, "Report what would be done; change nothing");
+    cmd->add_option("--endpoint", remote.endpoint, "URL of the berth server (http://HOST:PORT)")
+        ->required();
+    cmd->add_option("--region", remote.region,
+                    "Signing region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)");
+    cmd->add_flag("--json", remote.json, "Print the final job state as JSON");
+  }
+
   CLI11_PARSE(app, argc, argv);
+
+  if (lifecycle_run->parsed()) {
+    return berth::cli::RunLifecycle(remote, lifecycle_repository);
+  }
+  if (gc->parsed()) {
+    return berth::cli::RunGc(remote);
+  }
 
   if (admin->parsed()) {
     berth::cli::Config c;

@@ -109,6 +109,10 @@ const std::vector<ManagedPolicy>& ManagedPolicies() {
       {"AmazonEC2ContainerRegistryFullAccess",
        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:*"],"Resource":"*"}]})"},
+      // berth's own: everything, including berth's operations (lifecycle runs, garbage
+      // collection: IAM actions berth:*). Attached to the first administrator.
+      {"BerthAdministratorAccess", "arn:aws:iam::aws:policy/BerthAdministratorAccess",
+       R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:*","berth:*"],"Resource":"*"}]})"},
   };
   return kPolicies;
 }

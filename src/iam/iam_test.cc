@@ -46,7 +46,7 @@ TEST(IamTest, PrincipalNames) {
 }
 
 TEST(IamTest, ManagedPoliciesAreFoundByNameAndArnAndValid) {
-  ASSERT_EQ(ManagedPolicies().size(), 3u);
+  ASSERT_EQ(ManagedPolicies().size(), 4u);
   for (const auto& p : ManagedPolicies()) {
     EXPECT_EQ(FindManagedPolicy(p.name), &p);
     EXPECT_EQ(FindManagedPolicy(p.arn), &p);

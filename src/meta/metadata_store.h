@@ -25,9 +25,10 @@ struct ManifestRecord {
   std::string subject;           // digest of the subject manifest, empty if none
   std::string annotations_json;  // JSON object text, empty if none
   uint64_t size = 0;
-  uint64_t image_size = 0;  // sum of the sizes of referenced blobs
-  int64_t pushed_at = 0;    // unix seconds
-  std::string body;         // the manifest bytes (filled by GetManifest/GetTaggedManifest)
+  uint64_t image_size = 0;        // sum of the sizes of referenced blobs
+  int64_t pushed_at = 0;          // unix seconds
+  std::string body;               // the manifest bytes (filled by GetManifest/GetTaggedManifest)
+  std::string status = "ACTIVE";  // ACTIVE | ARCHIVED | ACTIVATING (ECR image status)
 };
 
 // A descriptor a manifest points at: a blob (config, layer) or a child manifest (index).
@@ -52,8 +53,10 @@ struct RepositoryRecord {
   bool scan_on_push = false;
   std::string encryption_type = "AES256";  // AES256 | KMS | KMS_DSSE (immutable)
   std::string kms_key;
-  std::string policy_text;  // repository policy, empty if none
-  std::string tags_json;    // JSON array of {Key, Value}, or empty
+  std::string policy_text;             // repository policy, empty if none
+  std::string tags_json;               // JSON array of {Key, Value}, or empty
+  std::string lifecycle_policy;        // lifecycle policy text, empty if none
+  int64_t lifecycle_evaluated_at = 0;  // last run of the lifecycle policy, 0: never
 };
 
 // One image (manifest) of a repository with the tags that point at it.
@@ -67,6 +70,23 @@ struct ImageRecord {
   int64_t pushed_at = 0;
   int64_t last_pulled_at = 0;  // 0: never recorded
   std::vector<std::string> tags;
+  std::string status = "ACTIVE";      // ACTIVE | ARCHIVED | ACTIVATING
+  int64_t archived_at = 0;            // last move to the archive, 0: never
+  int64_t activated_at = 0;           // last restore from the archive, 0: never
+  std::vector<std::string> children;  // manifests an image index lists
+};
+
+// An image somewhere in the registry.
+struct ImageRef {
+  std::string repo;
+  std::string digest;
+};
+
+// A blob garbage collection may remove.
+struct GcCandidate {
+  std::string digest;
+  uint64_t size = 0;
+  bool archived = false;
 };
 
 // A repository creation template (ECR CreateRepositoryCreationTemplate); config_json holds
@@ -114,7 +134,8 @@ class MetadataStore {
                                                             uint32_t limit) = 0;
 
   // --- blobs ----------------------------------------------------------------------------------
-  // Records a published blob and links it to `repo` (creating the repository). Idempotent.
+  // Records a published blob and links it to `repo` (creating the repository). Idempotent; an
+  // existing link is renewed (its time moves to `now`).
   virtual Status PutBlobLink(const std::string& repo, const std::string& digest, uint64_t size,
                              int64_t now) = 0;
   // Size of a blob linked to `repo`. kNotFound if not linked.
@@ -190,6 +211,40 @@ class MetadataStore {
   // Digests of manifests in `repo` that reference `digest` as a child (image indexes).
   virtual Result<std::vector<std::string>> ListParents(const std::string& repo,
                                                        const std::string& digest) = 0;
+
+  // --- lifecycle and archive ------------------------------------------------------------------
+  // Sets (empty text: removes) the repository's lifecycle policy. kNotFound.
+  virtual Status SetLifecyclePolicy(const std::string& repo, const std::string& text) = 0;
+  virtual Status SetLifecycleEvaluatedAt(const std::string& repo, int64_t at) = 0;  // kNotFound
+  // Sets an image's status (ACTIVE, ARCHIVED, ACTIVATING), stamping archived_at when it becomes
+  // ARCHIVED and activated_at when it becomes ACTIVE again. kNotFound.
+  virtual Status SetImageStatus(const std::string& repo, const std::string& digest,
+                                const std::string& status, int64_t now) = 0;
+  // Images (any repository) with `status`, at most `limit`.
+  virtual Result<std::vector<ImageRef>> ListImagesByStatus(const std::string& status,
+                                                           uint32_t limit) = 0;
+  // Blobs an image needs: what it references, and for an index what its children reference.
+  virtual Result<std::vector<std::string>> ImageBlobs(const std::string& repo,
+                                                      const std::string& digest) = 0;
+  // Blobs not yet archived whose every referencing manifest is ARCHIVED (at most `limit`).
+  virtual Result<std::vector<std::string>> ListBlobsToArchive(uint32_t limit) = 0;
+  virtual Status SetBlobArchived(const std::string& digest, bool archived) = 0;  // kNotFound
+  virtual Result<bool> IsBlobArchived(const std::string& digest) = 0;            // kNotFound
+
+  // --- garbage collection ---------------------------------------------------------------------
+  // Removes repository↔blob links created (or last renewed by an upload or mount) before
+  // `cutoff` that no manifest of that repository references. Returns how many; with `dry_run`
+  // only counts them.
+  virtual Result<uint64_t> DeleteStaleLinks(int64_t cutoff, bool dry_run) = 0;
+  // Blobs created before `cutoff` with no live link: every link they have is stale in the sense
+  // of DeleteStaleLinks (so a dry run sees what a real run deletes). At most `limit`.
+  virtual Result<std::vector<GcCandidate>> ListUnreferencedBlobs(int64_t cutoff,
+                                                                 uint32_t limit) = 0;
+  // In one transaction: deletes the blob's record if it is still unlinked and was created
+  // before `cutoff`. Returns whether it did (then the caller deletes the bytes).
+  virtual Result<bool> DeleteBlobIfUnreferenced(const std::string& digest, int64_t cutoff) = 0;
+  // Bytes of blobs that no manifest references (reclaimable once past the grace period).
+  virtual Result<uint64_t> UnreferencedBlobBytes() = 0;
 
   virtual Status CreateTemplate(const TemplateRecord& t) = 0;                 // kAlreadyExists
   virtual Result<TemplateRecord> GetTemplate(const std::string& prefix) = 0;  // kNotFound

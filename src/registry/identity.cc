@@ -87,8 +87,12 @@ Result<std::optional<NewAccessKey>> Identity::BootstrapBlocking(
     return std::optional<NewAccessKey>();
   }
   int64_t now = clock_.NowSeconds();
-  Status u = meta_.CreateUser(meta::UserRecord{
-      "admin", "user", now, {"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"}});
+  Status u = meta_.CreateUser(
+      meta::UserRecord{"admin",
+                       "user",
+                       now,
+                       {"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
+                        "arn:aws:iam::aws:policy/BerthAdministratorAccess"}});
   if (!u.ok() && u.error().code != Errc::kAlreadyExists) {
     return std::move(u).error();
   }

@@ -303,8 +303,16 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
                        "digest does not match uploaded content (computed " + got.str() + ")",
                        want.str());
     }
-    BERTH_TRY(blobs_.Commit(id, want));
-    BERTH_TRY(meta_.PutBlobLink(repo, want.str(), size, now));
+    {
+      // Excludes a garbage collection of the same digest between publishing and linking.
+      std::lock_guard lock(DigestLock(want.str()));
+      BERTH_TRY(blobs_.Commit(id, want));
+      auto archived = meta_.IsBlobArchived(want.str());
+      if (archived.ok() && *archived) {
+        BERTH_TRY(RestoreBlobBlocking(want.str()));  // pushed again: standard copy wins
+      }
+      BERTH_TRY(meta_.PutBlobLink(repo, want.str(), size, now));
+    }
     Status m = meta_.DeleteUpload(id);
     if (!m.ok() && m.error().code != Errc::kNotFound) {
       return std::move(m).error();
@@ -340,6 +348,7 @@ Task<MountResult> Registry::MountOrStart(std::string repo, std::string digest, s
   if (d.ok() && (from.empty() || IsValidRepositoryName(from))) {
     int64_t now = clock_.NowSeconds();
     auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
+      std::lock_guard lock(DigestLock(d->str()));
       BERTH_ASSIGN_OR_RETURN(
           uint64_t n, from.empty() ? meta_.GetBlob(d->str()) : meta_.GetBlobLink(from, d->str()));
       // The index says the blob exists; make sure its bytes really do before linking.
@@ -452,6 +461,14 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
       BERTH_ASSIGN_OR_RETURN(meta::RepositoryRecord repo_rec, meta_.GetRepository(repo));
       protect = IsTagImmutable(repo_rec, tag);
     }
+    // Blobs only archived images used live in the archive location: bring back what this
+    // manifest needs before it becomes pullable (a re-push restores an archived image).
+    for (const Descriptor& d : parsed.blobs) {
+      auto archived = meta_.IsBlobArchived(d.digest);
+      if (archived.ok() && *archived) {
+        BERTH_TRY(RestoreBlobBlocking(d.digest));
+      }
+    }
     BERTH_TRY(meta_.PutManifest(repo, rec, refs, tag, protect, now));
     return PutManifestResult{digest, parsed.subject};
   });
@@ -471,6 +488,12 @@ Task<ManifestContent> Registry::GetManifest(std::string repo, std::string refere
     return r;
   });
   BERTH_CO_TRY(rec);
+  if (rec->status != "ACTIVE") {
+    co_return MakeError(Errc::kImageArchived,
+                        "The requested image is in an inaccessible state (" + rec->status +
+                            "). Please restore if needed",
+                        reference);
+  }
   BERTH_CO_ASSIGN_OR_RETURN(Digest d, Digest::Parse(rec->digest));
   co_return ManifestContent{d, std::move(rec->media_type), std::move(rec->subject),
                             std::make_shared<const std::string>(std::move(rec->body))};

@@ -8,7 +8,9 @@
 // they must outlive it.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -200,6 +202,47 @@ class Registry {
   Task<meta::TemplateRecord> UpdateTemplate(meta::TemplateRecord t);  // kNotFound
   Task<meta::TemplateRecord> DeleteTemplate(std::string prefix);      // kNotFound
 
+  // --- lifecycle, archive tier, garbage collection (archive_gc.cc) ---------------------------
+  // Sets (empty: removes) a repository's lifecycle policy text (validated by the caller).
+  // kNameUnknown.
+  Task<Ok> SetLifecyclePolicy(std::string repo, std::string text);
+  Task<Ok> MarkLifecycleEvaluated(std::string repo, int64_t at);
+  // Deletes an image (manifest and tags) and, recursively, the referrers that point at it.
+  // Returns the digests deleted (the image first). kManifestUnknown.
+  Task<std::vector<std::string>> ExpireImage(std::string repo, std::string digest);
+  // Moves an image to the archive storage class: it stays listed (ARCHIVED) but cannot be
+  // pulled; blobs no active image uses move to the blob store's archive location (TierBlobs).
+  // kManifestUnknown; kPreconditionFailed if already archived or being restored.
+  Task<Ok> ArchiveImage(std::string repo, std::string digest);
+  // Starts restoring an archived image: ACTIVATING now, ACTIVE once CompleteActivations has
+  // brought its blobs back. kManifestUnknown; kPreconditionFailed if it is not archived.
+  Task<Ok> RequestRestore(std::string repo, std::string digest);
+  // Finishes pending restores. Returns how many images became ACTIVE.
+  Task<uint64_t> CompleteActivations();
+  // Moves blobs that only archived images reference to the archive location. Returns how many.
+  Task<uint64_t> TierBlobs();
+
+  struct GcOptions {
+    bool dry_run = false;
+    int64_t grace_seconds = 3600;  // never touch blobs or links younger than this
+  };
+  struct GcReport {
+    uint64_t links_deleted = 0;  // repository↔blob links no manifest needs
+    uint64_t blobs_deleted = 0;  // blobs no repository links any more
+    uint64_t bytes_deleted = 0;
+    uint64_t orphan_files_deleted = 0;  // stored bytes with no record (crash debris)
+    uint64_t uploads_purged = 0;        // abandoned upload sessions
+    uint64_t bytes_reclaimable = 0;     // after this run: bytes no manifest references
+  };
+  // Online mark-and-sweep: runs while pushes and pulls go on. A blob goes only when no
+  // repository links it and it is older than the grace period, re-checked in the same
+  // transaction that deletes its record, under the same per-digest lock that publishing and
+  // mounting take, so a concurrent push either keeps it or re-publishes it. Pulls already
+  // streaming keep reading (the open file outlives its name). `progress(done, total)` is
+  // called as blobs are examined.
+  Task<GcReport> CollectGarbage(GcOptions options,
+                                std::function<void(uint64_t, uint64_t)> progress);
+
   Task<std::string> GetSetting(std::string key);  // kNotFound
   Task<Ok> PutSetting(std::string key, std::string value);
   Task<std::string> DeleteSetting(std::string key);  // returns the old value; kNotFound
@@ -220,6 +263,11 @@ class Registry {
   void ForgetUpload(const std::string& id);
   std::vector<meta::MetadataStore::PullRecord> TakePendingPulls();
   Status RemoveUploadBlocking(const std::string& id);
+  // Moves an archived blob back to the standard location and clears its archived flag.
+  Status RestoreBlobBlocking(const std::string& digest);
+  // Per-digest lock striping: publishing, mounting and collecting one digest exclude each
+  // other (held only inside blocking sections, never across co_await).
+  std::mutex& DigestLock(std::string_view digest);
   // kNameUnknown when the repository is missing, else kManifestUnknown for `reference`.
   Error ManifestNotFoundBlocking(const std::string& repo, const std::string& reference);
 
@@ -235,6 +283,7 @@ class Registry {
   // Pulls not yet written: (repo + '\n' + digest) → unix seconds.
   std::mutex pulls_mu_;
   std::unordered_map<std::string, int64_t> pending_pulls_;  // guarded by pulls_mu_
+  std::array<std::mutex, 64> digest_locks_;
 };
 
 }  // namespace berth::registry

@@ -45,6 +45,8 @@ struct App::Impl {
   registry::Identity identity;
   auth::TokenService tokens;
   auth::Authenticator authenticator;
+  std::unique_ptr<lifecycle::Runner> runner;
+  std::unique_ptr<Housekeeping> housekeeping;
   std::unique_ptr<api::ecr::EcrApi> ecr;
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
@@ -69,7 +71,42 @@ struct App::Impl {
         authenticator(identity, tokens, SystemClock::Get()),
         signals(ioc, SIGINT, SIGTERM),
         purge_timer(ioc),
-        pull_timer(ioc) {}
+        pull_timer(ioc) {
+    runner = std::make_unique<lifecycle::Runner>(
+        registry, SystemClock::Get(),
+        [this](const lifecycle::AppliedAction& a) { OnLifecycleAction(a); });
+    housekeeping = std::make_unique<Housekeeping>(ioc, registry, *runner, SystemClock::Get(),
+                                                  options.housekeeping);
+  }
+
+  // Every image a lifecycle run expired or archived: counted, and written to the audit log
+  // with the rule that took it.
+  void OnLifecycleAction(const lifecycle::AppliedAction& a) {
+    housekeeping->CountAction(a);
+    if (!audit) {
+      return;
+    }
+    boost::json::object o;
+    o["time"] = FormatAuditTime(SystemClock::Get().NowMillis());
+    o["api"] = "lifecycle";
+    o["principal"] = "berth:lifecycle";
+    o["action"] = a.type == lifecycle::ActionType::kExpire ? "lifecycle:Expire"
+                                                           : "lifecycle:TransitionToArchive";
+    o["resource"] = iam::RepositoryArn(identity.account(), a.repository);
+    o["repository"] = a.repository;
+    o["image_digest"] = a.digest;
+    boost::json::array tags;
+    for (const auto& t : a.tags) {
+      tags.emplace_back(t);
+    }
+    o["image_tags"] = std::move(tags);
+    o["rule_priority"] = a.rule_priority;
+    if (a.referrer) {
+      o["referrer_of_expired_image"] = true;
+    }
+    o["result"] = "success";
+    audit->Append(boost::json::serialize(o));
+  }
 
   asio::awaitable<http::Response> Handle(http::Request& req) {
     std::string_view target = req.target();
@@ -103,6 +140,7 @@ struct App::Impl {
       http::Response r;
       r.Set("Content-Type", "text/plain; version=0.0.4");
       metrics.Render(r.body);
+      housekeeping->RenderMetrics(r.body);
       auto stats = co_await registry.Stats();
       if (stats.ok()) {
         char buf[1024];
@@ -333,6 +371,7 @@ struct App::Impl {
     spdlog::info("shutting down: finishing in-flight requests");
     purge_timer.cancel();
     pull_timer.cancel();
+    housekeeping->Stop();
     boost::system::error_code ec;
     signals.cancel(ec);
     co_await server->Shutdown();
@@ -386,9 +425,9 @@ Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
   eo.account = im.identity.account();
   eo.public_url = im.public_url;
   eo.token_ttl_seconds = im.options.token_ttl_seconds;
-  im.ecr =
-      std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator, *im.authorizer,
-                                         im.tokens, SystemClock::Get(), std::move(eo));
+  im.ecr = std::make_unique<api::ecr::EcrApi>(im.registry, im.identity, im.authenticator,
+                                              *im.authorizer, *im.runner, im.housekeeping.get(),
+                                              im.tokens, SystemClock::Get(), std::move(eo));
   return key;
 }
 
@@ -408,6 +447,7 @@ Status App::Start() {
   BERTH_TRY(im.server->Listen());
   asio::co_spawn(im.ioc, im.PurgeLoop(), asio::detached);
   asio::co_spawn(im.ioc, im.PullTimeLoop(), asio::detached);
+  im.housekeeping->Start();
   im.signals.async_wait([&im](const boost::system::error_code& ec, int sig) {
     if (!ec) {
       spdlog::info("received signal {}", sig);

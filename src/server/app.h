@@ -18,6 +18,7 @@
 #include "registry/identity.h"
 #include "registry/registry.h"
 #include "server/audit.h"
+#include "server/housekeeping.h"
 #include "storage/blob_store.h"
 
 namespace berth::server {
@@ -36,6 +37,8 @@ struct AppOptions {
   int64_t token_ttl_seconds = 12 * 3600;
   // Audit trail (see audit.h); an empty dir disables it.
   AuditOptions audit;
+  // Lifecycle and garbage-collection schedules (see housekeeping.h).
+  HousekeepingOptions housekeeping;
 };
 
 class App {

@@ -83,10 +83,19 @@ class BlobStore {
   virtual Result<std::unique_ptr<BlobReader>> Open(const Digest& digest) = 0;
   // Reads a whole small blob (manifests). kNotFound; kTooLarge if over max_bytes.
   virtual Result<std::string> ReadSmall(const Digest& digest, uint64_t max_bytes) = 0;
-  // Removes a published blob. kNotFound if absent.
+  // Removes a published blob, from the standard and the archive location. kNotFound if absent
+  // from both.
   virtual Status Delete(const Digest& digest) = 0;
-  // Calls fn for every published blob (for garbage collection). Stops early if fn returns false.
+  // Calls fn for every published blob, archived ones included (for garbage collection; a blob
+  // present in both locations may be reported twice). Stops early if fn returns false.
   virtual Status List(const std::function<bool(const Digest&, const BlobStat&)>& fn) = 0;
+
+  // Archive tier (ECR's archive storage class). Archive moves a published blob to the archive
+  // location, where Stat/Open/ReadSmall no longer find it; idempotent when already archived.
+  // Restore moves it back (if a standard copy exists, the archived one is discarded). Both are
+  // atomic and durable on return. kNotFound if the blob is in neither location.
+  virtual Status Archive(const Digest& digest) = 0;
+  virtual Status Restore(const Digest& digest) = 0;
 };
 
 }  // namespace berth::storage

@@ -397,18 +397,21 @@ class Berth:
 
 class BerthTestCase(unittest.TestCase):
     """One berth per test class (started in setUpClass, stopped in
-    tearDownClass). Set `berth_args` for extra command-line arguments.
+    tearDownClass). Set `berth_args` for extra command-line arguments and
+    `berth_env` for extra environment variables of the server (e.g.
+    {"BERTH_GC_INTERVAL": "0"}).
     When a test fails, the tail of the server log is written to stderr and the
     temp dir is kept."""
 
     berth_args: tuple = ()
+    berth_env: Optional[dict] = None
     berth: Berth
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
         cls._berth_failed = False
-        cls.berth = Berth(extra_args=cls.berth_args)
+        cls.berth = Berth(extra_args=cls.berth_args, env=cls.berth_env)
 
     @classmethod
     def tearDownClass(cls) -> None:

@@ -9,6 +9,7 @@
 #include "api/ecr/errors.h"
 #include "base/crypto.h"
 #include "base/digest.h"
+#include "lifecycle/policy.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
 
@@ -407,6 +408,94 @@ Response RepoError(const Error& e, const EcrOptions& opt) {
   return ErrorResponse(e);
 }
 
+// GetLifecyclePolicyPreview's answer: only images some rule acts on (ECR's sample lists none
+// when nothing would change), filtered and paged; the summary covers the whole preview.
+json::object PreviewResponse(const lifecycle::Preview& pv, const std::string& repo,
+                             const EcrOptions& opt, const json::value* ids,
+                             const std::string& tag_status, size_t limit,
+                             const std::optional<std::string>& token) {
+  json::object out;
+  out["registryId"] = opt.account.registry_id;
+  out["repositoryName"] = repo;
+  out["lifecyclePolicyText"] = pv.policy_text;
+  out["status"] = pv.status;
+  uint64_t expiring = 0;
+  uint64_t transitioning = 0;
+  for (const auto& r : pv.results) {
+    (r.type == lifecycle::ActionType::kExpire ? expiring : transitioning)++;
+  }
+  json::array results;
+  size_t start = 0;
+  if (token) {
+    auto pos = DecodeToken(token);
+    if (pos.ok()) {
+      start = static_cast<size_t>(std::strtoull(pos->c_str(), nullptr, 10));
+    }
+  }
+  size_t index = 0;
+  bool more = false;
+  for (const auto& r : pv.results) {
+    bool tagged = !r.tags.empty();
+    if ((tag_status == "TAGGED" && !tagged) || (tag_status == "UNTAGGED" && tagged)) {
+      continue;
+    }
+    if (ids != nullptr && ids->is_array()) {
+      bool wanted = false;
+      for (const auto& id : ids->get_array()) {
+        std::string d = StringMember(id, "imageDigest");
+        std::string t = StringMember(id, "imageTag");
+        wanted = wanted || (!d.empty() && d == r.digest) ||
+                 (!t.empty() && std::find(r.tags.begin(), r.tags.end(), t) != r.tags.end());
+      }
+      if (!wanted) {
+        continue;
+      }
+    }
+    if (index++ < start) {
+      continue;
+    }
+    if (ids == nullptr && results.size() >= limit) {
+      more = true;
+      break;
+    }
+    json::object o;
+    if (!r.tags.empty()) {
+      json::array tags;
+      for (const auto& t : r.tags) {
+        tags.emplace_back(t);
+      }
+      o["imageTags"] = std::move(tags);
+    }
+    o["imageDigest"] = r.digest;
+    o["imagePushedAt"] = Epoch(r.pushed_at);
+    json::object action;
+    action["type"] = lifecycle::ActionTypeName(r.type);
+    if (r.type == lifecycle::ActionType::kTransition) {
+      action["targetStorageClass"] = lifecycle::StorageClassName(r.target);
+    }
+    o["action"] = std::move(action);
+    o["appliedRulePriority"] = r.rule_priority;
+    o["storageClass"] = lifecycle::StorageClassName(r.storage_class);
+    results.push_back(std::move(o));
+  }
+  out["previewResults"] = std::move(results);
+  if (more) {
+    out["nextToken"] = EncodeToken(std::to_string(start + limit));
+  }
+  json::object summary;
+  summary["expiringImageTotalCount"] = expiring;
+  if (transitioning > 0) {
+    json::object t;
+    t["targetStorageClass"] = "ARCHIVE";
+    t["imageTotalCount"] = transitioning;
+    json::array counts;
+    counts.push_back(std::move(t));
+    summary["transitioningImageTotalCounts"] = std::move(counts);
+  }
+  out["summary"] = std::move(summary);
+  return out;
+}
+
 // Actions that change nothing (the audit log skips them unless refused).
 bool IsReadOnlyAction(std::string_view a) {
   if (a == "GetAuthorizationToken") {
@@ -496,15 +585,19 @@ struct EcrApi::Call {
   json::object body;
   iam::Principal principal;
   auth::Caller caller;
+  bool admin = false;  // a berth operation (kAdminTargetPrefix), IAM action "berth:<Action>"
 };
 
 EcrApi::EcrApi(registry::Registry& registry, registry::Identity& identity,
                auth::Authenticator& authenticator, auth::Authorizer& authorizer,
-               const auth::TokenService& tokens, const Clock& clock, EcrOptions options)
+               lifecycle::Runner& runner, AdminJobs* jobs, const auth::TokenService& tokens,
+               const Clock& clock, EcrOptions options)
     : registry_(registry),
       identity_(identity),
       authenticator_(authenticator),
       authorizer_(authorizer),
+      runner_(runner),
+      jobs_(jobs),
       tokens_(tokens),
       clock_(clock),
       options_(std::move(options)) {}
@@ -527,21 +620,31 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
         co_await authenticator_.AuthenticateSigV4(std::move(view), "ecr", options_.account.region);
     if (!principal.ok()) {
       res = ErrorResponse(principal.error());
-    } else if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+    } else if (!target.starts_with(kTargetPrefix) && !target.starts_with(kAdminTargetPrefix)) {
       res = ErrorResponse("UnknownOperationException", "Unknown operation " + target);
     } else {
+      const bool admin = target.starts_with(kAdminTargetPrefix);
+      const size_t prefix_len = admin ? kAdminTargetPrefix.size() : kTargetPrefix.size();
       boost::system::error_code ec;
       json::value v = body->empty() ? json::value(json::object()) : json::parse(*body, ec);
       if (ec || !v.is_object()) {
         res = ErrorResponse("SerializationException", "request body is not a JSON object");
       } else {
-        Call call{req, target.substr(kTargetPrefix.size()), std::move(v.get_object()),
-                  std::move(*principal), auth::Caller{}};
+        Call call{req,
+                  target.substr(prefix_len),
+                  std::move(v.get_object()),
+                  std::move(*principal),
+                  auth::Caller{},
+                  admin};
         call.caller.principal = call.principal;
         call.caller.source_ip = req.remote_address();
         call.caller.user_agent = std::string(req.header("User-Agent"));
         std::vector<auth::AccessRequest> checks =
             AccessRequestsFor(call.action, call.body, options_.account);
+        const std::string iam_action = (admin ? "berth:" : "ecr:") + call.action;
+        for (auto& check : checks) {
+          check.action = iam_action;
+        }
         std::optional<Response> denied;
         std::string resource = "*";
         std::string repository;
@@ -561,7 +664,11 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
         if (denied) {
           res = std::move(*denied);
         } else {
-          res = co_await Dispatch(call);
+          if (call.admin) {
+            res = co_await DispatchAdmin(call);
+          } else {
+            res = co_await Dispatch(call);
+          }
           if (!IsReadOnlyAction(call.action) && res.status < 300) {
             authorizer_.Invalidate();  // policies, tags or repositories may have changed
           }
@@ -569,7 +676,7 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
         res.route = "ecr_" + call.action;
         res.Annotate("principal", call.principal.Arn(options_.account));
         res.Annotate("access_key_id", call.principal.access_key_id);
-        res.Annotate("action", "ecr:" + call.action);
+        res.Annotate("action", iam_action);
         res.Annotate("resource", resource);
         if (!repository.empty()) {
           res.Annotate("repository", repository);
@@ -589,6 +696,8 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
     res.Annotate("principal", "anonymous");
     if (target.starts_with(kTargetPrefix)) {
       res.Annotate("action", "ecr:" + target.substr(kTargetPrefix.size()));
+    } else if (target.starts_with(kAdminTargetPrefix)) {
+      res.Annotate("action", "berth:" + target.substr(kAdminTargetPrefix.size()));
     }
     res.Annotate("resource", "*");
   }
@@ -799,6 +908,177 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     co_return JsonOk(out);
   }
 
+  // ---------------------------------------------------------------- lifecycle policies
+  if (a == "PutLifecyclePolicy" || a == "GetLifecyclePolicy" || a == "DeleteLifecyclePolicy") {
+    if (auto e = need_repo()) {
+      co_return *e;
+    }
+    json::object out;
+    out["registryId"] = opt.account.registry_id;
+    out["repositoryName"] = repo->name;
+    if (a == "PutLifecyclePolicy") {
+      ECR_TRY_ASSIGN(auto text, p.Str("lifecyclePolicyText", true, 100, 30720));
+      auto policy = lifecycle::ParsePolicy(*text);
+      if (!policy.ok()) {
+        co_return ErrorResponse("InvalidParameterException", policy.error().message);
+      }
+      // Stored (and answered) minified, as ECR does.
+      std::string compact = json::serialize(json::parse(*text));
+      auto s = co_await registry_.SetLifecyclePolicy(repo->name, compact);
+      if (!s.ok()) {
+        co_return RepoError(s.error(), opt);
+      }
+      out["lifecyclePolicyText"] = compact;
+      co_return JsonOk(out);
+    }
+    if (repo->lifecycle_policy.empty()) {
+      co_return ErrorResponse("LifecyclePolicyNotFoundException",
+                              "Lifecycle policy does not exist for the repository with name '" +
+                                  repo->name + "' in the registry with id '" +
+                                  opt.account.registry_id + "'");
+    }
+    out["lifecyclePolicyText"] = repo->lifecycle_policy;
+    out["lastEvaluatedAt"] = Epoch(repo->lifecycle_evaluated_at);
+    if (a == "DeleteLifecyclePolicy") {
+      auto s = co_await registry_.SetLifecyclePolicy(repo->name, "");
+      if (!s.ok()) {
+        co_return RepoError(s.error(), opt);
+      }
+    }
+    co_return JsonOk(out);
+  }
+
+  if (a == "StartLifecyclePolicyPreview") {
+    if (auto e = need_repo()) {
+      co_return *e;
+    }
+    ECR_TRY_ASSIGN(auto text, p.Str("lifecyclePolicyText", false, 100, 30720));
+    std::string policy_text = text.value_or("");
+    auto started = co_await runner_.StartPreview(repo->name, policy_text);
+    if (!started.ok()) {
+      const Error& e = started.error();
+      if (e.code == Errc::kNotFound) {
+        co_return ErrorResponse("LifecyclePolicyNotFoundException",
+                                "Lifecycle policy does not exist for the repository with name '" +
+                                    repo->name + "' in the registry with id '" +
+                                    opt.account.registry_id + "'");
+      }
+      if (e.code == Errc::kPreconditionFailed) {
+        co_return ErrorResponse("LifecyclePolicyPreviewInProgressException",
+                                "The previous lifecycle policy preview request has not "
+                                "completed. Wait and try again.");
+      }
+      if (e.code == Errc::kInvalidArgument) {
+        co_return ErrorResponse("InvalidParameterException", e.message);
+      }
+      co_return RepoError(e, opt);
+    }
+    json::object out;
+    out["registryId"] = opt.account.registry_id;
+    out["repositoryName"] = repo->name;
+    out["lifecyclePolicyText"] = started->policy_text;
+    out["status"] = started->status;
+    co_return JsonOk(out);
+  }
+
+  if (a == "GetLifecyclePolicyPreview") {
+    if (auto e = need_repo()) {
+      co_return *e;
+    }
+    ECR_TRY_ASSIGN(auto max, p.Int("maxResults", 1, 100));
+    ECR_TRY_ASSIGN(auto token, p.Str("nextToken", false));
+    const json::value* ids = p.Raw("imageIds");
+    if (ids != nullptr && (max || token)) {
+      co_return ErrorResponse("InvalidParameterException",
+                              "Cannot specify maxResults or nextToken together with imageIds");
+    }
+    std::string tag_status = "ANY";
+    if (const json::value* f = p.Raw("filter"); f != nullptr && f->is_object()) {
+      tag_status = StringMember(*f, "tagStatus");
+      if (tag_status.empty()) {
+        tag_status = "ANY";
+      }
+      if (tag_status != "TAGGED" && tag_status != "UNTAGGED" && tag_status != "ANY") {
+        co_return ErrorResponse("InvalidParameterException",
+                                "filter.tagStatus must be TAGGED, UNTAGGED or ANY");
+      }
+    }
+    auto preview = co_await runner_.GetPreview(repo->name);
+    if (!preview.ok()) {
+      if (preview.error().code == Errc::kNotFound) {
+        co_return ErrorResponse("LifecyclePolicyPreviewNotFoundException",
+                                "There is no dry run for this repository.");
+      }
+      co_return ErrorResponse(preview.error());
+    }
+    co_return JsonOk(PreviewResponse(*preview, repo->name, opt, ids, tag_status,
+                                     static_cast<size_t>(max.value_or(100)), token));
+  }
+
+  if (a == "UpdateImageStorageClass") {
+    if (auto e = need_repo()) {
+      co_return *e;
+    }
+    const json::value* idv = p.Raw("imageId");
+    if (idv == nullptr || !idv->is_object()) {
+      co_return ErrorResponse("InvalidParameterException", "imageId is required");
+    }
+    ECR_TRY_ASSIGN(auto target, p.Str("targetStorageClass", true));
+    if (*target != "STANDARD" && *target != "ARCHIVE") {
+      co_return ErrorResponse("InvalidParameterException",
+                              "targetStorageClass must be STANDARD or ARCHIVE");
+    }
+    const std::string digest = StringMember(*idv, "imageDigest");
+    const std::string tag = StringMember(*idv, "imageTag");
+    auto listed = co_await registry_.ListImages(repo->name);
+    if (!listed.ok()) {
+      co_return RepoError(listed.error(), opt);
+    }
+    std::string md;
+    for (const auto& im : *listed) {
+      bool dm = digest.empty() || im.digest == digest;
+      bool tm = tag.empty() || std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end();
+      if (dm && tm && (!digest.empty() || !tag.empty())) {
+        md = im.digest;
+      }
+    }
+    if (md.empty()) {
+      co_return ErrorResponse("ImageNotFoundException",
+                              "The image with imageId {imageDigest:'" + digest + "', imageTag:'" +
+                                  tag + "'} does not exist within the repository with name '" +
+                                  repo->name + "' in the registry with id '" +
+                                  opt.account.registry_id + "'");
+    }
+    Result<Ok> changed = Ok{};
+    std::string status;
+    if (*target == "ARCHIVE") {
+      changed = co_await registry_.ArchiveImage(repo->name, md);
+      status = "ARCHIVED";
+      if (changed.ok()) {
+        auto tiered = co_await registry_.TierBlobs();
+        if (!tiered.ok()) {
+          co_return ErrorResponse(tiered.error());
+        }
+      }
+    } else {
+      changed = co_await registry_.RequestRestore(repo->name, md);
+      status = "ACTIVATING";
+    }
+    if (!changed.ok()) {
+      if (changed.error().code == Errc::kPreconditionFailed) {
+        co_return ErrorResponse("ImageStorageClassUpdateNotSupportedException",
+                                changed.error().message);
+      }
+      co_return ErrorResponse(changed.error());
+    }
+    json::object out;
+    out["registryId"] = opt.account.registry_id;
+    out["repositoryName"] = repo->name;
+    out["imageId"] = ImageId(md, tag);
+    out["imageStatus"] = status;
+    co_return JsonOk(out);
+  }
+
   if (a == "PutImageTagMutability") {
     if (auto e = need_repo()) {
       co_return *e;
@@ -864,6 +1144,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     ECR_TRY_ASSIGN(auto max, p.Int("maxResults", 1, 1000));
     ECR_TRY_ASSIGN(auto token, p.Str("nextToken", false));
     std::string tag_status = "ANY";
+    std::string image_status = "ACTIVE";  // ECR lists only ACTIVE images unless asked
     if (const json::value* f = p.Raw("filter")) {
       const json::object* fo = f->if_object();
       if (fo != nullptr) {
@@ -871,10 +1152,19 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         if (ts != fo->end() && ts->value().is_string()) {
           tag_status = std::string(ts->value().get_string());
         }
+        auto is = fo->find("imageStatus");
+        if (is != fo->end() && is->value().is_string()) {
+          image_status = std::string(is->value().get_string());
+        }
       }
       if (tag_status != "TAGGED" && tag_status != "UNTAGGED" && tag_status != "ANY") {
         co_return ErrorResponse("InvalidParameterException",
                                 "filter.tagStatus must be TAGGED, UNTAGGED or ANY");
+      }
+      if (image_status != "ACTIVE" && image_status != "ARCHIVED" && image_status != "ACTIVATING" &&
+          image_status != "ANY") {
+        co_return ErrorResponse("InvalidParameterException",
+                                "filter.imageStatus must be ACTIVE, ARCHIVED, ACTIVATING or ANY");
       }
     }
     auto images = co_await registry_.ListImages(repo->name);
@@ -921,6 +1211,9 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       for (const auto& im : *images) {
         bool tagged = !im.tags.empty();
         if ((tag_status == "TAGGED" && !tagged) || (tag_status == "UNTAGGED" && tagged)) {
+          continue;
+        }
+        if (image_status != "ANY" && im.status != image_status) {
           continue;
         }
         selected.push_back(&im);
@@ -980,7 +1273,13 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       if (!im->subject.empty()) {
         d["subjectManifestDigest"] = im->subject;
       }
-      d["imageStatus"] = "ACTIVE";
+      d["imageStatus"] = im->status;
+      if (im->archived_at > 0) {
+        d["lastArchivedAt"] = Epoch(im->archived_at);
+      }
+      if (im->activated_at > 0) {
+        d["lastActivatedAt"] = Epoch(im->activated_at);
+      }
       emit(std::move(d));
     }
     out[a == "ListImages" ? "imageIds" : "imageDetails"] = std::move(items);
@@ -1030,12 +1329,39 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
           continue;
         }
       }
-      if (!m.ok()) {
+      std::string md;  // the image's digest
+      if (!m.ok() && m.error().code == Errc::kImageArchived) {
+        if (a == "BatchGetImage") {
+          failures.push_back(ImageFailure(idv, "ImageInaccessible",
+                                          "The requested image is archived or being restored; "
+                                          "restore it with UpdateImageStorageClass"));
+          continue;
+        }
+        // Archived images can be deleted (ECR: batch-delete-image works at any archive age).
+        auto listed = co_await registry_.ListImages(repo->name);
+        if (!listed.ok()) {
+          co_return ErrorResponse(listed.error());
+        }
+        for (const auto& im : *listed) {
+          bool hit = digest.empty()
+                         ? std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end()
+                         : im.digest == digest;
+          if (hit) {
+            md = im.digest;
+          }
+        }
+      } else if (!m.ok()) {
         if (m.error().code == Errc::kManifestUnknown || m.error().code == Errc::kNameUnknown) {
           failures.push_back(ImageFailure(idv, "ImageNotFound", "Requested image not found"));
           continue;
         }
         co_return ErrorResponse(m.error());
+      } else {
+        md = m->digest.str();
+      }
+      if (md.empty()) {
+        failures.push_back(ImageFailure(idv, "ImageNotFound", "Requested image not found"));
+        continue;
       }
       if (a == "BatchGetImage") {
         if (accepted &&
@@ -1057,14 +1383,14 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       }
       // BatchDeleteImage: a tag removes that tag (and the image with its last tag); a digest
       // removes the image and all its tags. Images listed by an index stay while it exists.
-      auto parents = co_await registry_.ListParents(repo->name, m->digest.str());
+      auto parents = co_await registry_.ListParents(repo->name, md);
       auto all = co_await registry_.ListImages(repo->name);
       if (!all.ok()) {
         co_return ErrorResponse(all.error());
       }
       std::vector<std::string> tags_of;
       for (const auto& im : *all) {
-        if (im.digest == m->digest.str()) {
+        if (im.digest == md) {
           tags_of = im.tags;
         }
       }
@@ -1075,21 +1401,20 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
                          "Requested image is referenced by an image index " + parents->front()));
         continue;
       }
-      auto del =
-          co_await registry_.DeleteManifest(repo->name, removes_image ? m->digest.str() : tag);
+      auto del = co_await registry_.DeleteManifest(repo->name, removes_image ? md : tag);
       if (!del.ok()) {
         failures.push_back(ImageFailure(idv, "ImageNotFound", del.error().message));
         continue;
       }
       if (removes_image && digest.empty() == false) {
         if (tags_of.empty()) {
-          deleted.push_back(ImageId(m->digest.str(), ""));
+          deleted.push_back(ImageId(md, ""));
         }
         for (const auto& t : tags_of) {
-          deleted.push_back(ImageId(m->digest.str(), t));
+          deleted.push_back(ImageId(md, t));
         }
       } else {
-        deleted.push_back(ImageId(m->digest.str(), tag));
+        deleted.push_back(ImageId(md, tag));
       }
     }
     json::object out;
@@ -1607,6 +1932,45 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
 
   co_return ErrorResponse("UnknownOperationException",
                           "The action " + a + " is not supported by berth");
+}
+
+asio::awaitable<Response> EcrApi::DispatchAdmin(Call& c) {
+  const std::string& a = c.action;
+  Params p(c.body);
+  if (jobs_ == nullptr) {
+    co_return ErrorResponse("UnknownOperationException", "admin operations are not enabled");
+  }
+  if (a == "StartLifecycleRun" || a == "StartGarbageCollection") {
+    ECR_TRY_ASSIGN(bool dry_run, p.Bool("dryRun"));
+    Result<std::string> id = std::string();
+    if (a == "StartLifecycleRun") {
+      ECR_TRY_ASSIGN(auto name, p.Str("repositoryName", false, 2, 256));
+      std::string repo = name.value_or("");
+      id = co_await jobs_->StartLifecycleRun(repo, dry_run);
+    } else {
+      id = jobs_->StartGarbageCollection(dry_run);
+    }
+    if (!id.ok()) {
+      co_return RepoError(id.error(), options_);
+    }
+    json::object out;
+    out["jobId"] = *id;
+    out["status"] = "IN_PROGRESS";
+    co_return JsonOk(out);
+  }
+  if (a == "DescribeJob") {
+    ECR_TRY_ASSIGN(auto id, p.Str("jobId", true, 1, 128));
+    auto job = jobs_->DescribeJob(*id);
+    if (!job.ok()) {
+      co_return ErrorResponse("InvalidParameterException", "no job with id " + *id);
+    }
+    Response r;
+    r.Set("Content-Type", "application/x-amz-json-1.1");
+    r.body = std::move(*job);
+    co_return r;
+  }
+  co_return ErrorResponse("UnknownOperationException",
+                          "The operation " + a + " is not supported by berth");
 }
 
 }  // namespace berth::api::ecr

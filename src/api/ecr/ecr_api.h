@@ -18,6 +18,7 @@
 #include "auth/authorizer.h"
 #include "http/server.h"
 #include "iam/iam.h"
+#include "lifecycle/runner.h"
 #include "registry/identity.h"
 #include "registry/registry.h"
 
@@ -31,6 +32,23 @@ struct EcrOptions {
 };
 
 inline constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
+// berth's own operations (not ECR's), same protocol and signing; IAM actions "berth:<Action>":
+// StartLifecycleRun {repositoryName?, dryRun}, StartGarbageCollection {dryRun},
+// DescribeJob {jobId}. Used by `berth lifecycle run` and `berth gc`.
+inline constexpr std::string_view kAdminTargetPrefix = "Berth_20261128.";
+
+// Background jobs the admin operations start; implemented by the server.
+class AdminJobs {
+ public:
+  virtual ~AdminJobs() = default;
+  // The new job's id. kNameUnknown for an unknown repository.
+  virtual boost::asio::awaitable<Result<std::string>> StartLifecycleRun(std::string repository,
+                                                                        bool dry_run) = 0;
+  virtual Result<std::string> StartGarbageCollection(bool dry_run) = 0;
+  // DescribeJob's answer: {jobId, kind, status, dryRun, progress{done,total,unit}, summary,
+  // message}. kNotFound.
+  virtual Result<std::string> DescribeJob(const std::string& id) = 0;
+};
 // Largest request body accepted (UploadLayerPart carries up to 20 MiB, base64-encoded).
 inline constexpr uint64_t kMaxRequestBytes = 32ull << 20;
 
@@ -38,7 +56,8 @@ class EcrApi {
  public:
   EcrApi(registry::Registry& registry, registry::Identity& identity,
          auth::Authenticator& authenticator, auth::Authorizer& authorizer,
-         const auth::TokenService& tokens, const Clock& clock, EcrOptions options);
+         lifecycle::Runner& runner, AdminJobs* jobs, const auth::TokenService& tokens,
+         const Clock& clock, EcrOptions options);
 
   // Serves `POST /` with an X-Amz-Target header.
   boost::asio::awaitable<http::Response> Handle(http::Request& req);
@@ -46,11 +65,14 @@ class EcrApi {
  private:
   struct Call;
   boost::asio::awaitable<http::Response> Dispatch(Call& call);
+  boost::asio::awaitable<http::Response> DispatchAdmin(Call& call);
 
   registry::Registry& registry_;
   registry::Identity& identity_;
   auth::Authenticator& authenticator_;
   auth::Authorizer& authorizer_;
+  lifecycle::Runner& runner_;
+  AdminJobs* jobs_;
   const auth::TokenService& tokens_;
   const Clock& clock_;
   EcrOptions options_;

@@ -35,6 +35,8 @@ EcrError ToEcrError(Errc code) {
       return {400, "InvalidParameterException"};
     case Errc::kUnsupported:
       return {400, "InvalidParameterException"};
+    case Errc::kImageArchived:
+      return {400, "ImageNotFoundException"};
     case Errc::kTagImmutable:
       return {400, "ImageTagAlreadyExistsException"};
     case Errc::kAuthMissing:

@@ -34,6 +34,9 @@ OciError ToOciError(Errc code) {
       return {413, "SIZE_INVALID"};
     case Errc::kUnsupported:
       return {415, "UNSUPPORTED"};
+    // ECR: pulls of archived images fail with 404 ("inaccessible state ... restore if needed").
+    case Errc::kImageArchived:
+      return {404, "MANIFEST_UNKNOWN"};
     // ECR answers an overwrite of an immutable tag over the Docker API with TAG_INVALID.
     case Errc::kTagImmutable:
       return {400, "TAG_INVALID"};

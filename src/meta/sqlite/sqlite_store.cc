@@ -1,6 +1,7 @@
 #include "meta/sqlite/sqlite_store.h"
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -116,6 +117,17 @@ CREATE TABLE access_keys (
 ) WITHOUT ROWID;
 CREATE INDEX access_keys_user ON access_keys(user);
 )sql",
+    // 3: lifecycle policies, image status (archive tier), archived blobs; an index for GC.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN lifecycle_policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN lifecycle_evaluated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE';
+ALTER TABLE manifests ADD COLUMN archived_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN activated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX manifest_refs_by_child ON manifest_refs(child);
+CREATE INDEX manifests_status ON manifests(status) WHERE status <> 'ACTIVE';
+)sql",
 };
 
 Error DbError(sqlite3* db, std::string_view what) {
@@ -181,6 +193,7 @@ class Query {
              : std::string();
   }
   int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  int ColumnCount() { return sqlite3_column_count(stmt_); }
   int Changes() { return sqlite3_changes(db_); }
 
  private:
@@ -287,22 +300,86 @@ class SqliteStoreImpl final : public MetadataStore {
     return r;
   }
 
-  // Runs fn in one write transaction; commits only if fn succeeded.
+  // Runs fn atomically in a write transaction and returns once it is durable.
+  //
+  // Group commit: concurrent writers share transactions. The first writer to find no commit in
+  // progress becomes the leader: it takes every queued call, runs each inside its own SAVEPOINT
+  // (a call that fails is rolled back alone and reports its error), and commits the batch with
+  // one WAL fsync. Writers that arrive meanwhile queue for the next batch. A batch is applied
+  // in arrival order, so it is equivalent to running the calls one after another.
+  struct WriteJob {
+    std::function<bool(Conn&)> run;          // runs the call; false if it failed
+    std::function<void(const Error&)> fail;  // the batch did not commit
+    bool done = false;
+  };
+
   template <class F>
   auto Write(F&& fn) -> decltype(fn(std::declval<Conn&>())) {
-    std::lock_guard lock(write_mu_);
-    BERTH_TRY(writer_.ExecScript("BEGIN IMMEDIATE"));
-    auto r = fn(writer_);
-    if (!r.ok()) {
-      (void)writer_.ExecScript("ROLLBACK");
-      return r;
+    using R = decltype(fn(std::declval<Conn&>()));
+    std::optional<R> result;
+    WriteJob job;
+    job.run = [&](Conn& c) {
+      result.emplace(fn(c));
+      return result->ok();
+    };
+    job.fail = [&](const Error& e) { result.emplace(e); };
+    std::unique_lock lock(write_mu_);
+    write_queue_.push_back(&job);
+    while (!job.done) {
+      if (write_leader_) {
+        write_cv_.wait(lock);
+        continue;
+      }
+      write_leader_ = true;
+      std::vector<WriteJob*> batch;
+      batch.swap(write_queue_);
+      lock.unlock();
+      RunBatch(batch);
+      lock.lock();
+      for (WriteJob* j : batch) {
+        j->done = true;
+      }
+      write_leader_ = false;
+      write_cv_.notify_all();
+    }
+    return std::move(*result);
+  }
+
+  void RunBatch(const std::vector<WriteJob*>& batch) {
+    Status begin = writer_.ExecScript("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (WriteJob* j : batch) {
+        j->fail(begin.error());
+      }
+      return;
+    }
+    for (WriteJob* j : batch) {
+      Status sp = writer_.ExecScript("SAVEPOINT call");
+      if (!sp.ok()) {
+        j->fail(sp.error());
+        continue;
+      }
+      if (!j->run(writer_)) {
+        if (sqlite3_get_autocommit(writer_.db()) != 0) {
+          // SQLite rolled the whole transaction back (I/O error, disk full): nothing of this
+          // batch was committed, so every call in it fails.
+          Error e = MakeError(Errc::kUnavailable, "sqlite: transaction rolled back");
+          for (WriteJob* other : batch) {
+            other->fail(e);
+          }
+          return;
+        }
+        (void)writer_.ExecScript("ROLLBACK TO call");
+      }
+      (void)writer_.ExecScript("RELEASE call");
     }
     Status commit = writer_.ExecScript("COMMIT");
     if (!commit.ok()) {
       (void)writer_.ExecScript("ROLLBACK");
-      return std::move(commit).error();
+      for (WriteJob* j : batch) {
+        j->fail(commit.error());
+      }
     }
-    return r;
   }
 
  public:
@@ -340,8 +417,10 @@ class SqliteStoreImpl final : public MetadataStore {
         BERTH_TRY(q.Bind(1, digest).Bind(2, static_cast<int64_t>(size)).Bind(3, now).Exec());
       }
       BERTH_ASSIGN_OR_RETURN(
-          auto q,
-          c.Prepare("INSERT OR IGNORE INTO repo_blobs(repo,digest,created_at) VALUES(?,?,?)"));
+          auto q, c.Prepare("INSERT INTO repo_blobs(repo,digest,created_at) VALUES(?,?,?) ON "
+                            "CONFLICT(repo,digest) DO UPDATE SET created_at=MAX(created_at,"
+                            "excluded.created_at)"));
+      // A new upload or mount of a linked blob renews the link, restarting its grace period.
       return q.Bind(1, repo).Bind(2, digest).Bind(3, now).Exec();
     });
   }
@@ -431,6 +510,13 @@ class SqliteStoreImpl final : public MetadataStore {
                       .Bind(10, static_cast<int64_t>(m.image_size))
                       .Exec());
       }
+      {
+        // A push of an archived image restores it at once (as ECR does).
+        BERTH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("UPDATE manifests SET status='ACTIVE',activated_at=? WHERE repo=? "
+                              "AND digest=? AND status<>'ACTIVE'"));
+        BERTH_TRY(q.Bind(1, now).Bind(2, repo).Bind(3, m.digest).Exec());
+      }
       for (const ManifestRef& ref : refs) {
         BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("INSERT OR IGNORE INTO manifest_refs(repo,"
                                                  "digest,child,is_manifest) VALUES(?,?,?,?)"));
@@ -455,7 +541,8 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<ManifestRecord> {
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
-                            "pushed_at,body,image_size FROM manifests WHERE repo=? AND digest=?"));
+                            "pushed_at,body,image_size,status FROM manifests WHERE repo=? AND "
+                            "digest=?"));
       q.Bind(1, repo).Bind(2, digest);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) {
@@ -472,10 +559,10 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<ManifestRecord> {
       BERTH_ASSIGN_OR_RETURN(
           auto q,
-          c.Prepare(
-              "SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
-              "m.pushed_at,m.body,m.image_size FROM tags t JOIN manifests m ON m.repo=t.repo AND "
-              "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
+          c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.size,"
+                    "m.pushed_at,m.body,m.image_size,m.status FROM tags t JOIN manifests m ON "
+                    "m.repo=t.repo AND "
+                    "m.digest=t.digest WHERE t.repo=? AND t.name=?"));
       q.Bind(1, repo).Bind(2, tag);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) {
@@ -552,18 +639,13 @@ class SqliteStoreImpl final : public MetadataStore {
                                                     const std::string& subject) override {
     return Read([&](Conn& c) -> Result<std::vector<ManifestRecord>> {
       BERTH_ASSIGN_OR_RETURN(
-          auto q, c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
-                            "pushed_at,'',image_size FROM manifests WHERE repo=? AND subject=? AND "
-                            "subject<>'' ORDER BY digest"));
+          auto q,
+          c.Prepare("SELECT digest,media_type,artifact_type,subject,annotations,size,"
+                    "pushed_at,'',image_size,status FROM manifests WHERE repo=? AND subject=? "
+                    "AND "
+                    "subject<>'' ORDER BY digest"));
       q.Bind(1, repo).Bind(2, subject);
-      std::vector<ManifestRecord> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.push_back(RowToManifest(q));
-      }
+      return Rows<ManifestRecord>(q, RowToManifest);
     });
   }
 
@@ -615,14 +697,9 @@ class SqliteStoreImpl final : public MetadataStore {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT id,repo,created_at,updated_at FROM "
                                                "uploads WHERE updated_at<? ORDER BY id"));
       q.Bind(1, before);
-      std::vector<UploadRecord> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.push_back(UploadRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)});
-      }
+      return Rows<UploadRecord>(q, [](Query& r) {
+        return UploadRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+      });
     });
   }
 
@@ -638,6 +715,8 @@ class SqliteStoreImpl final : public MetadataStore {
     r.kms_key = q.Text(6);
     r.policy_text = q.Text(7);
     r.tags_json = q.Text(8);
+    r.lifecycle_policy = q.Text(9);
+    r.lifecycle_evaluated_at = q.Int(10);
     return r;
   }
 
@@ -668,7 +747,8 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<RepositoryRecord> {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,"
                                                "mutability_exclusions,scan_on_push,"
-                                               "encryption_type,kms_key,policy_text,tags FROM "
+                                               "encryption_type,kms_key,policy_text,tags,lifecycle_"
+                                               "policy,lifecycle_evaluated_at FROM "
                                                "repositories WHERE name=?"));
       q.Bind(1, name);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -684,17 +764,11 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<std::vector<RepositoryRecord>> {
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,mutability_exclusions,"
-                            "scan_on_push,encryption_type,kms_key,policy_text,tags FROM "
+                            "scan_on_push,encryption_type,kms_key,policy_text,tags,lifecycle_"
+                            "policy,lifecycle_evaluated_at FROM "
                             "repositories WHERE name>? ORDER BY name LIMIT ?"));
       q.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
-      std::vector<RepositoryRecord> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.push_back(RowToRepo(q));
-      }
+      return Rows<RepositoryRecord>(q, RowToRepo);
     });
   }
 
@@ -759,7 +833,8 @@ class SqliteStoreImpl final : public MetadataStore {
       }
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("SELECT m.digest,m.media_type,m.artifact_type,m.subject,m.size,"
-                            "m.image_size,m.pushed_at,m.last_pulled_at,t.name FROM manifests m "
+                            "m.image_size,m.pushed_at,m.last_pulled_at,t.name,m.status,"
+                            "m.archived_at,m.activated_at FROM manifests m "
                             "LEFT JOIN tags t ON t.repo=m.repo AND t.digest=m.digest WHERE "
                             "m.repo=? ORDER BY m.pushed_at,m.digest,t.name"));
       q.Bind(1, repo);
@@ -767,7 +842,7 @@ class SqliteStoreImpl final : public MetadataStore {
       for (;;) {
         BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) {
-          return out;
+          break;
         }
         std::string digest = q.Text(0);
         if (out.empty() || out.back().digest != digest) {
@@ -780,11 +855,33 @@ class SqliteStoreImpl final : public MetadataStore {
           im.image_size = static_cast<uint64_t>(q.Int(5));
           im.pushed_at = q.Int(6);
           im.last_pulled_at = q.Int(7);
+          im.status = q.Text(9);
+          im.archived_at = q.Int(10);
+          im.activated_at = q.Int(11);
           out.push_back(std::move(im));
         }
         std::string tag = q.Text(8);
         if (!tag.empty()) {
           out.back().tags.push_back(std::move(tag));
+        }
+      }
+      // Children of image indexes.
+      BERTH_ASSIGN_OR_RETURN(auto refs,
+                             c.Prepare("SELECT digest,child FROM manifest_refs WHERE repo=? AND "
+                                       "is_manifest=1 ORDER BY digest,child"));
+      refs.Bind(1, repo);
+      std::unordered_map<std::string, size_t> index;
+      for (size_t i = 0; i < out.size(); ++i) {
+        index[out[i].digest] = i;
+      }
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, refs.Step());
+        if (!row) {
+          return out;
+        }
+        auto it = index.find(refs.Text(0));
+        if (it != index.end()) {
+          out[it->second].children.push_back(refs.Text(1));
         }
       }
     });
@@ -845,14 +942,9 @@ class SqliteStoreImpl final : public MetadataStore {
     return Read([&](Conn& c) -> Result<std::vector<TemplateRecord>> {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT prefix,config,created_at,updated_at FROM "
                                                "templates ORDER BY prefix"));
-      std::vector<TemplateRecord> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.push_back(TemplateRecord{q.Text(0), q.Text(1), q.Int(2), q.Int(3)});
-      }
+      return Rows<TemplateRecord>(q, [](Query& r) {
+        return TemplateRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+      });
     });
   }
 
@@ -870,6 +962,180 @@ class SqliteStoreImpl final : public MetadataStore {
 
   Status DeleteTemplate(const std::string& prefix) override {
     return DeleteOne("DELETE FROM templates WHERE prefix=?", prefix, "template unknown");
+  }
+
+  // --- lifecycle and archive ---------------------------------------------------------------------
+  Status SetLifecyclePolicy(const std::string& repo, const std::string& text) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("UPDATE repositories SET lifecycle_policy=? WHERE name=?"));
+      BERTH_TRY(q.Bind(1, text).Bind(2, repo).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "repository unknown", repo);
+      }
+      return Ok{};
+    });
+  }
+
+  Status SetLifecycleEvaluatedAt(const std::string& repo, int64_t at) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("UPDATE repositories SET lifecycle_evaluated_at=? WHERE name=?"));
+      BERTH_TRY(q.Bind(1, at).Bind(2, repo).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "repository unknown", repo);
+      }
+      return Ok{};
+    });
+  }
+
+  Status SetImageStatus(const std::string& repo, const std::string& digest,
+                        const std::string& status, int64_t now) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q,
+          c.Prepare("UPDATE manifests SET archived_at=CASE WHEN ?1='ARCHIVED' AND "
+                    "status<>'ARCHIVED' THEN ?2 ELSE archived_at END, activated_at=CASE WHEN "
+                    "?1='ACTIVE' AND status<>'ACTIVE' THEN ?2 ELSE activated_at END, status=?1 "
+                    "WHERE repo=?3 AND digest=?4"));
+      BERTH_TRY(q.Bind(1, status).Bind(2, now).Bind(3, repo).Bind(4, digest).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "manifest unknown", digest);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<std::vector<ImageRef>> ListImagesByStatus(const std::string& status,
+                                                   uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<ImageRef>> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT repo,digest FROM manifests WHERE status=? "
+                                               "ORDER BY repo,digest LIMIT ?"));
+      q.Bind(1, status).Bind(2, static_cast<int64_t>(limit));
+      return Rows<ImageRef>(q, [](Query& r) { return ImageRef{r.Text(0), r.Text(1)}; });
+    });
+  }
+
+  Result<std::vector<std::string>> ImageBlobs(const std::string& repo,
+                                              const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::string>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT child FROM manifest_refs WHERE repo=?1 AND digest=?2 AND "
+                            "is_manifest=0 UNION SELECT r.child FROM manifest_refs i JOIN "
+                            "manifest_refs r ON r.repo=i.repo AND r.digest=i.child WHERE "
+                            "i.repo=?1 AND i.digest=?2 AND i.is_manifest=1 AND r.is_manifest=0"));
+      q.Bind(1, repo).Bind(2, digest);
+      std::vector<std::string> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(q.Text(0));
+      }
+    });
+  }
+
+  Result<std::vector<std::string>> ListBlobsToArchive(uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<std::string>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT b.digest FROM blobs b WHERE b.archived=0 AND EXISTS (SELECT 1 "
+                            "FROM manifest_refs r JOIN manifests m ON m.repo=r.repo AND "
+                            "m.digest=r.digest WHERE r.child=b.digest AND m.status='ARCHIVED') "
+                            "AND NOT EXISTS (SELECT 1 FROM manifest_refs r JOIN manifests m ON "
+                            "m.repo=r.repo AND m.digest=r.digest WHERE r.child=b.digest AND "
+                            "m.status<>'ARCHIVED') LIMIT ?"));
+      q.Bind(1, static_cast<int64_t>(limit));
+      std::vector<std::string> out;
+      for (;;) {
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) {
+          return out;
+        }
+        out.push_back(q.Text(0));
+      }
+    });
+  }
+
+  Status SetBlobArchived(const std::string& digest, bool archived) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("UPDATE blobs SET archived=? WHERE digest=?"));
+      BERTH_TRY(q.Bind(1, int64_t{archived ? 1 : 0}).Bind(2, digest).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "blob unknown", digest);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<bool> IsBlobArchived(const std::string& digest) override {
+    return Read([&](Conn& c) -> Result<bool> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT archived FROM blobs WHERE digest=?"));
+      q.Bind(1, digest);
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        return MakeError(Errc::kNotFound, "blob unknown", digest);
+      }
+      return q.Int(0) != 0;
+    });
+  }
+
+  // --- garbage collection
+  // -------------------------------------------------------------------------
+  Result<uint64_t> DeleteStaleLinks(int64_t cutoff, bool dry_run) override {
+#define BERTH_STALE_LINKS                                                                   \
+  " FROM repo_blobs WHERE created_at<? AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE " \
+  "r.repo=repo_blobs.repo AND r.child=repo_blobs.digest)"
+    if (dry_run) {
+      return Read([&](Conn& c) -> Result<uint64_t> {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT COUNT(*)" BERTH_STALE_LINKS));
+        q.Bind(1, cutoff);
+        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+        (void)row;
+        return static_cast<uint64_t>(q.Int(0));
+      });
+    }
+    return Write([&](Conn& c) -> Result<uint64_t> {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE" BERTH_STALE_LINKS));
+      BERTH_TRY(q.Bind(1, cutoff).Exec());
+      return static_cast<uint64_t>(q.Changes());
+    });
+#undef BERTH_STALE_LINKS
+  }
+
+  Result<std::vector<GcCandidate>> ListUnreferencedBlobs(int64_t cutoff, uint32_t limit) override {
+    return Read([&](Conn& c) -> Result<std::vector<GcCandidate>> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT digest,size,archived FROM blobs b WHERE created_at<?1 AND NOT "
+                            "EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest=b.digest AND "
+                            "(l.created_at>=?1 OR EXISTS (SELECT 1 FROM manifest_refs r WHERE "
+                            "r.repo=l.repo AND r.child=l.digest))) ORDER BY digest LIMIT ?2"));
+      q.Bind(1, cutoff).Bind(2, static_cast<int64_t>(limit));
+      return Rows<GcCandidate>(q, [](Query& r) {
+        return GcCandidate{r.Text(0), static_cast<uint64_t>(r.Int(1)), r.Int(2) != 0};
+      });
+    });
+  }
+
+  Result<bool> DeleteBlobIfUnreferenced(const std::string& digest, int64_t cutoff) override {
+    return Write([&](Conn& c) -> Result<bool> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("DELETE FROM blobs WHERE digest=? AND created_at<? AND NOT EXISTS "
+                            "(SELECT 1 FROM repo_blobs l WHERE l.digest=blobs.digest)"));
+      BERTH_TRY(q.Bind(1, digest).Bind(2, cutoff).Exec());
+      return q.Changes() > 0;
+    });
+  }
+
+  Result<uint64_t> UnreferencedBlobBytes() override {
+    return Read([&](Conn& c) -> Result<uint64_t> {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT COALESCE(SUM(size),0) FROM blobs b WHERE NOT EXISTS (SELECT 1 "
+                            "FROM manifest_refs r WHERE r.child=b.digest)"));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+      (void)row;
+      return static_cast<uint64_t>(q.Int(0));
+    });
   }
 
   // --- settings ----------------------------------------------------------------------------------
@@ -920,14 +1186,8 @@ class SqliteStoreImpl final : public MetadataStore {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT key,value FROM settings WHERE "
                                                "substr(key,1,length(?1))=?1 ORDER BY key"));
       q.Bind(1, prefix);
-      std::vector<std::pair<std::string, std::string>> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.emplace_back(q.Text(0), q.Text(1));
-      }
+      return Rows<std::pair<std::string, std::string>>(
+          q, [](Query& r) { return std::make_pair(r.Text(0), r.Text(1)); });
     });
   }
 
@@ -1039,14 +1299,9 @@ class SqliteStoreImpl final : public MetadataStore {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT id,user,secret,status,created_at FROM "
                                                "access_keys WHERE user=? OR ?='' ORDER BY id"));
       q.Bind(1, user).Bind(2, user);
-      std::vector<AccessKeyRecord> out;
-      for (;;) {
-        BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) {
-          return out;
-        }
-        out.push_back(AccessKeyRecord{q.Text(0), q.Text(1), q.Blob(2), q.Text(3), q.Int(4)});
-      }
+      return Rows<AccessKeyRecord>(q, [](Query& r) {
+        return AccessKeyRecord{r.Text(0), r.Text(1), r.Blob(2), r.Text(3), r.Int(4)};
+      });
     });
   }
 
@@ -1127,6 +1382,19 @@ class SqliteStoreImpl final : public MetadataStore {
     }
   }
 
+  // Every row of `q`, each turned into a T by `row`.
+  template <class T, class F>
+  static Result<std::vector<T>> Rows(Query& q, F&& row) {
+    std::vector<T> out;
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(bool more, q.Step());
+      if (!more) {
+        return out;
+      }
+      out.push_back(row(q));
+    }
+  }
+
   static ManifestRecord RowToManifest(Query& q) {
     ManifestRecord m;
     m.digest = q.Text(0);
@@ -1137,6 +1405,7 @@ class SqliteStoreImpl final : public MetadataStore {
     m.size = static_cast<uint64_t>(q.Int(5));
     m.pushed_at = q.Int(6);
     m.image_size = static_cast<uint64_t>(q.Int(8));
+    m.status = q.ColumnCount() > 9 ? q.Text(9) : std::string("ACTIVE");
     return m;
   }
 
@@ -1175,6 +1444,9 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
   std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::vector<WriteJob*> write_queue_;  // guarded by write_mu_
+  bool write_leader_ = false;           // guarded by write_mu_: a batch is being committed
   Conn writer_;
   ReaderPool readers_;
 };

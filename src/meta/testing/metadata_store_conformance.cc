@@ -1207,4 +1207,150 @@ TEST_P(MetadataStoreConformanceTest, ConcurrentWritersAndReaders) {
   }
 }
 
+// --- lifecycle, archive, garbage collection -------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, LifecyclePolicyIsStoredOnTheRepository) {
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", DigestOf("b"), 1, kNow)));
+  EXPECT_TRUE(HasCode(store().SetLifecyclePolicy("nope", "{}"), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().SetLifecyclePolicy("r", R"({"rules":[]})")));
+  ASSERT_TRUE(IsOk(store().SetLifecycleEvaluatedAt("r", kNow + 5)));
+  auto rec = store().GetRepository("r");
+  ASSERT_TRUE(IsOk(rec));
+  EXPECT_EQ(rec->lifecycle_policy, R"({"rules":[]})");
+  EXPECT_EQ(rec->lifecycle_evaluated_at, kNow + 5);
+  ASSERT_TRUE(IsOk(store().SetLifecyclePolicy("r", "")));
+  EXPECT_EQ(store().GetRepository("r")->lifecycle_policy, "");
+}
+
+TEST_P(MetadataStoreConformanceTest, ImageStatusTransitionsStampTimes) {
+  std::string layer = DigestOf("layer");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", layer, 5, kNow)));
+  ManifestRecord m = Manifest(R"({"m":1})");
+  ASSERT_TRUE(IsOk(store().PutManifest("r", m, {{layer, false}}, "v1", kMutableTag, kNow)));
+  EXPECT_EQ(store().GetManifest("r", m.digest)->status, "ACTIVE");
+  EXPECT_TRUE(
+      HasCode(store().SetImageStatus("r", DigestOf("x"), "ARCHIVED", kNow), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().SetImageStatus("r", m.digest, "ARCHIVED", kNow + 10)));
+  auto images = store().ListImages("r");
+  ASSERT_TRUE(IsOk(images));
+  ASSERT_EQ(images->size(), 1u);
+  EXPECT_EQ((*images)[0].status, "ARCHIVED");
+  EXPECT_EQ((*images)[0].archived_at, kNow + 10);
+  EXPECT_EQ((*images)[0].activated_at, 0);
+  auto archived = store().ListImagesByStatus("ARCHIVED", 10);
+  ASSERT_TRUE(IsOk(archived));
+  ASSERT_EQ(archived->size(), 1u);
+  EXPECT_EQ((*archived)[0].digest, m.digest);
+
+  // Only blobs no active manifest uses are to be archived.
+  auto to_archive = store().ListBlobsToArchive(10);
+  ASSERT_TRUE(IsOk(to_archive));
+  ASSERT_EQ(to_archive->size(), 1u);
+  EXPECT_EQ((*to_archive)[0], layer);
+  ASSERT_TRUE(IsOk(store().SetBlobArchived(layer, true)));
+  EXPECT_TRUE(*store().IsBlobArchived(layer));
+  EXPECT_TRUE(store().ListBlobsToArchive(10)->empty());
+  EXPECT_EQ(*store().ImageBlobs("r", m.digest), std::vector<std::string>{layer});
+
+  ASSERT_TRUE(IsOk(store().SetImageStatus("r", m.digest, "ACTIVATING", kNow + 20)));
+  ASSERT_TRUE(IsOk(store().SetImageStatus("r", m.digest, "ACTIVE", kNow + 30)));
+  images = store().ListImages("r");
+  EXPECT_EQ((*images)[0].status, "ACTIVE");
+  EXPECT_EQ((*images)[0].activated_at, kNow + 30);
+  EXPECT_EQ((*images)[0].archived_at, kNow + 10);
+}
+
+TEST_P(MetadataStoreConformanceTest, RepushRestoresAnArchivedImage) {
+  ManifestRecord m = Manifest(R"({"m":2})");
+  ASSERT_TRUE(IsOk(store().PutManifest("r", m, {}, "v1", kMutableTag, kNow)));
+  ASSERT_TRUE(IsOk(store().SetImageStatus("r", m.digest, "ARCHIVED", kNow + 1)));
+  ASSERT_TRUE(IsOk(store().PutManifest("r", m, {}, "v1", kMutableTag, kNow + 2)));
+  auto got = store().GetManifest("r", m.digest);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->status, "ACTIVE");
+  EXPECT_EQ(store().ListImages("r")->at(0).activated_at, kNow + 2);
+}
+
+TEST_P(MetadataStoreConformanceTest, SharedBlobOfAnActiveImageIsNotArchived) {
+  std::string shared = DigestOf("shared");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", shared, 6, kNow)));
+  ManifestRecord a = Manifest(R"({"a":1})");
+  ManifestRecord b = Manifest(R"({"b":1})");
+  ASSERT_TRUE(IsOk(store().PutManifest("r", a, {{shared, false}}, "a", kMutableTag, kNow)));
+  ASSERT_TRUE(IsOk(store().PutManifest("r", b, {{shared, false}}, "b", kMutableTag, kNow)));
+  ASSERT_TRUE(IsOk(store().SetImageStatus("r", a.digest, "ARCHIVED", kNow)));
+  EXPECT_TRUE(store().ListBlobsToArchive(10)->empty());
+}
+
+TEST_P(MetadataStoreConformanceTest, IndexImageBlobsIncludeChildren) {
+  std::string layer = DigestOf("child-layer");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", layer, 5, kNow)));
+  ManifestRecord child = Manifest(R"({"child":2})");
+  ManifestRecord index = Manifest(R"({"index":2})");
+  index.media_type = std::string(kIndexType);
+  ASSERT_TRUE(IsOk(store().PutManifest("r", child, {{layer, false}}, "", kMutableTag, kNow)));
+  ASSERT_TRUE(
+      IsOk(store().PutManifest("r", index, {{child.digest, true}}, "multi", kMutableTag, kNow)));
+  EXPECT_EQ(*store().ImageBlobs("r", index.digest), std::vector<std::string>{layer});
+  auto images = store().ListImages("r");
+  ASSERT_TRUE(IsOk(images));
+  for (const auto& im : *images) {
+    if (im.digest == index.digest) {
+      EXPECT_EQ(im.children, std::vector<std::string>{child.digest});
+    } else {
+      EXPECT_TRUE(im.children.empty());
+    }
+  }
+}
+
+TEST_P(MetadataStoreConformanceTest, GarbageCollectionHonoursReferencesAndGrace) {
+  std::string used = DigestOf("used");
+  std::string stale = DigestOf("stale");
+  std::string fresh = DigestOf("fresh");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", used, 4, kNow - 100)));
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", stale, 5, kNow - 100)));
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", fresh, 6, kNow)));
+  ManifestRecord m = Manifest(R"({"gc":1})");
+  ASSERT_TRUE(IsOk(store().PutManifest("r", m, {{used, false}}, "v", kMutableTag, kNow)));
+  int64_t cutoff = kNow - 10;
+
+  auto reclaimable = store().UnreferencedBlobBytes();
+  ASSERT_TRUE(IsOk(reclaimable));
+  EXPECT_EQ(*reclaimable, 11u);  // stale + fresh: no manifest references them
+
+  // A dry run counts what a real run removes; candidates already see stale links as gone.
+  EXPECT_EQ(*store().DeleteStaleLinks(cutoff, /*dry_run=*/true), 1u);
+  auto before = store().ListUnreferencedBlobs(cutoff, 100);
+  ASSERT_TRUE(IsOk(before));
+  ASSERT_EQ(before->size(), 1u);
+  EXPECT_EQ((*before)[0].digest, stale);
+  auto links = store().DeleteStaleLinks(cutoff, /*dry_run=*/false);
+  ASSERT_TRUE(IsOk(links));
+  EXPECT_EQ(*links, 1u);  // only the stale one: `used` is referenced, `fresh` is in its grace
+  auto candidates = store().ListUnreferencedBlobs(cutoff, 100);
+  ASSERT_TRUE(IsOk(candidates));
+  ASSERT_EQ(candidates->size(), 1u);
+  EXPECT_EQ((*candidates)[0].digest, stale);
+  EXPECT_EQ((*candidates)[0].size, 5u);
+
+  // Relinked meanwhile (a push): the delete must not happen.
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r2", stale, 5, kNow)));
+  EXPECT_FALSE(*store().DeleteBlobIfUnreferenced(stale, cutoff));
+  ASSERT_TRUE(IsOk(store().DeleteBlobLink("r2", stale)));
+  EXPECT_TRUE(*store().DeleteBlobIfUnreferenced(stale, cutoff));
+  EXPECT_TRUE(HasCode(store().GetBlob(stale), Errc::kNotFound));
+  EXPECT_FALSE(*store().DeleteBlobIfUnreferenced(stale, cutoff));
+  // The referenced blob survives.
+  EXPECT_TRUE(IsOk(store().GetBlobLink("r", used)));
+}
+
+TEST_P(MetadataStoreConformanceTest, UploadingAgainRenewsAStaleLink) {
+  std::string blob = DigestOf("again");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", blob, 5, kNow - 100)));
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", blob, 5, kNow)));  // uploaded again just now
+  EXPECT_EQ(*store().DeleteStaleLinks(kNow - 10, false), 0u);
+  EXPECT_TRUE(store().ListUnreferencedBlobs(kNow - 10, 100)->empty());
+  EXPECT_TRUE(IsOk(store().GetBlobLink("r", blob)));
+}
+
 }  // namespace berth::meta

@@ -184,6 +184,12 @@ std::string FsBlobStore::BlobPath(const Digest& d) const {
   return p;
 }
 
+std::string FsBlobStore::ArchivePath(const Digest& d) const {
+  std::string_view hex = d.hex();
+  return root_ + "/archive/" + std::string(d.algorithm_name()) + "/" +
+         std::string(hex.substr(0, 2)) + "/" + std::string(hex);
+}
+
 std::string FsBlobStore::UploadPath(std::string_view id) const {
   return root_ + "/uploads/" + std::string(id);
 }
@@ -352,15 +358,70 @@ Result<std::string> FsBlobStore::ReadSmall(const Digest& digest, uint64_t max_by
 
 Status FsBlobStore::Delete(const Digest& digest) {
   std::string path = BlobPath(digest);
-  if (::unlink(path.c_str()) != 0) {
+  bool standard = ::unlink(path.c_str()) == 0;
+  if (!standard && errno != ENOENT) {
     return IoError("unlink", path);
+  }
+  std::string archived = ArchivePath(digest);
+  bool in_archive = ::unlink(archived.c_str()) == 0;
+  if (!in_archive && errno != ENOENT) {
+    return IoError("unlink", archived);
+  }
+  if (!standard && !in_archive) {
+    return IoError("unlink", path, ENOENT);
   }
   return Ok{};
 }
 
+Status FsBlobStore::Move(const std::string& from, const std::string& to) {
+  std::string dir = Parent(to);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    BERTH_TRY(MkdirP(dir));
+    BERTH_TRY(FsyncPath(Parent(dir)));
+  }
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return IoError("rename", from);
+  }
+  BERTH_TRY(FsyncPath(dir));
+  return FsyncPath(Parent(from));
+}
+
+Status FsBlobStore::Archive(const Digest& digest) {
+  std::string from = BlobPath(digest);
+  std::string to = ArchivePath(digest);
+  struct stat st;
+  if (::stat(from.c_str(), &st) != 0) {
+    if (errno == ENOENT && ::stat(to.c_str(), &st) == 0) {
+      return Ok{};  // already archived
+    }
+    return IoError("stat", from);
+  }
+  return Move(from, to);
+}
+
+Status FsBlobStore::Restore(const Digest& digest) {
+  std::string from = ArchivePath(digest);
+  std::string to = BlobPath(digest);
+  struct stat st;
+  if (::stat(to.c_str(), &st) == 0) {
+    // A standard copy exists (the blob was pushed again): the archived one is redundant.
+    if (::unlink(from.c_str()) != 0 && errno != ENOENT) {
+      return IoError("unlink", from);
+    }
+    return Ok{};
+  }
+  if (::stat(from.c_str(), &st) != 0) {
+    return IoError("stat", from);
+  }
+  return Move(from, to);
+}
+
 Status FsBlobStore::List(const std::function<bool(const Digest&, const BlobStat&)>& fn) {
-  for (std::string_view algo : {"sha256", "sha512"}) {
-    std::string top = root_ + "/blobs/" + std::string(algo);
+  for (std::string_view area :
+       {"/blobs/sha256", "/blobs/sha512", "/archive/sha256", "/archive/sha512"}) {
+    std::string_view algo = area.substr(area.rfind('/') + 1);
+    std::string top = root_ + std::string(area);
     std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(top.c_str()), &::closedir);
     if (!d) {
       continue;

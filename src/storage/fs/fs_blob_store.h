@@ -7,6 +7,8 @@
 //   │   └── sha256/
 //   │       └── ab/
 //   │           └── abcdef…   published content, immutable, named by its digest
+//   ├── archive/
+//   │   └── sha256/ab/abcdef…    blobs of archived images (same naming; moved by rename)
 //   └── uploads/
 //       ├── <upload id>       bytes of an in-progress upload session
 //       └── put-<random>      short-lived temp file of PutSmall (an upload no session owns)
@@ -40,12 +42,17 @@ class FsBlobStore final : public BlobStore {
   Result<std::string> ReadSmall(const Digest& digest, uint64_t max_bytes) override;
   Status Delete(const Digest& digest) override;
   Status List(const std::function<bool(const Digest&, const BlobStat&)>& fn) override;
+  Status Archive(const Digest& digest) override;
+  Status Restore(const Digest& digest) override;
 
   std::string BlobPathForTest(const Digest& d) const { return BlobPath(d); }
 
  private:
   explicit FsBlobStore(std::string root) : root_(std::move(root)) {}
   std::string BlobPath(const Digest& d) const;
+  std::string ArchivePath(const Digest& d) const;
+  // rename(2) `from` → `to`, creating the destination directory; both directories synced.
+  Status Move(const std::string& from, const std::string& to);
   std::string UploadPath(std::string_view id) const;
   Status Publish(const std::string& tmp_path, int fd, const Digest& digest);
 

@@ -506,4 +506,53 @@ TEST_P(BlobStoreConformanceTest, ConcurrentCommitsOfTheSameContent) {
   EXPECT_TRUE(uploads->empty());
 }
 
+TEST_P(BlobStoreConformanceTest, ArchivedBlobIsHiddenUntilRestored) {
+  std::string content = "archive me";
+  Digest d = Digest::Sha256Of(content);
+  EXPECT_TRUE(HasCode(store().Archive(d), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  ASSERT_TRUE(IsOk(store().Archive(d)));
+  ASSERT_TRUE(IsOk(store().Archive(d)));  // idempotent
+  EXPECT_TRUE(HasCode(store().Stat(d), Errc::kNotFound));
+  EXPECT_TRUE(HasCode(store().Open(d), Errc::kNotFound));
+  // Still listed (garbage collection must see it).
+  bool listed = false;
+  ASSERT_TRUE(IsOk(store().List([&](const Digest& got, const BlobStat&) {
+    listed = listed || got == d;
+    return true;
+  })));
+  EXPECT_TRUE(listed);
+  ASSERT_TRUE(IsOk(store().Restore(d)));
+  auto read = store().ReadSmall(d, 100);
+  ASSERT_TRUE(IsOk(read));
+  EXPECT_EQ(*read, content);
+  EXPECT_TRUE(HasCode(store().Restore(Digest::Sha256Of("never")), Errc::kNotFound));
+}
+
+TEST_P(BlobStoreConformanceTest, RestoreWhenPublishedAgainKeepsOneCopy) {
+  std::string content = "pushed again while archived";
+  Digest d = Digest::Sha256Of(content);
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  ASSERT_TRUE(IsOk(store().Archive(d)));
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  ASSERT_TRUE(IsOk(store().Restore(d)));
+  int seen = 0;
+  ASSERT_TRUE(IsOk(store().List([&](const Digest& got, const BlobStat&) {
+    seen += got == d ? 1 : 0;
+    return true;
+  })));
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(*store().ReadSmall(d, 100), content);
+}
+
+TEST_P(BlobStoreConformanceTest, DeleteRemovesArchivedBlob) {
+  std::string content = "archived then deleted";
+  Digest d = Digest::Sha256Of(content);
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  ASSERT_TRUE(IsOk(store().Archive(d)));
+  ASSERT_TRUE(IsOk(store().Delete(d)));
+  EXPECT_TRUE(HasCode(store().Restore(d), Errc::kNotFound));
+  EXPECT_TRUE(HasCode(store().Delete(d), Errc::kNotFound));
+}
+
 }  // namespace berth::storage
