@@ -487,6 +487,50 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------
+step "lifecycle policies, previews and the archive storage class"
+ecr_err LifecyclePolicyNotFoundException get-lifecycle-policy --repository-name cli/app
+ecr_err InvalidParameterException put-lifecycle-policy --repository-name cli/app \
+  --lifecycle-policy-text '{"rules":[{"rulePriority":1,"description":"tagged without a list","selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}'
+N_IMAGES=$(ecr describe-images --repository-name cli/app | jq '.imageDetails | length')
+LP='{"rules": [{"rulePriority": 1, "description": "keep the newest image", "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}'
+PUT_LP=$(ecr put-lifecycle-policy --repository-name cli/app --lifecycle-policy-text "$LP")
+ck_eq "put-lifecycle-policy stores the text minified" "$(jq -c . <<<"$LP")" \
+  "$(jq -r .lifecyclePolicyText <<<"$PUT_LP")"
+ck_eq "start-lifecycle-policy-preview" IN_PROGRESS \
+  "$(ecr start-lifecycle-policy-preview --repository-name cli/app | jq -r .status)"
+ecr wait lifecycle-policy-preview-complete --repository-name cli/app >/dev/null
+PV=$(ecr get-lifecycle-policy-preview --repository-name cli/app)
+ck_eq "get-lifecycle-policy-preview status" COMPLETE "$(jq -r .status <<<"$PV")"
+# Images pushed in the same second tie on push time, and a referrer goes with its subject:
+# at least one image expires, by rule 1, and the count matches the results.
+ck_eq "the preview expires older images by rule 1" "true EXPIRE 1" \
+  "$(jq -r '"\(.summary.expiringImageTotalCount >= 1 and .summary.expiringImageTotalCount == (.previewResults | length)) \(.previewResults[0].action.type) \(.previewResults[0].appliedRulePriority)"' <<<"$PV")"
+ck_eq "a preview changes nothing" "$N_IMAGES" \
+  "$(ecr describe-images --repository-name cli/app | jq '.imageDetails | length')"
+ck_eq "update-image-storage-class ARCHIVE" ARCHIVED \
+  "$(ecr update-image-storage-class --repository-name cli/app --image-id imageTag=dev-1 \
+    --target-storage-class ARCHIVE | jq -r .imageStatus)"
+ck_eq "archived images are listed only on request" "$((N_IMAGES - 1)) 1" \
+  "$(ecr describe-images --repository-name cli/app | jq '.imageDetails | length') $(
+    ecr describe-images --repository-name cli/app --filter imageStatus=ARCHIVED |
+      jq '.imageDetails | length')"
+ecr_err ImageStorageClassUpdateNotSupportedException update-image-storage-class \
+  --repository-name cli/app --image-id imageTag=dev-1 --target-storage-class ARCHIVE
+ck_eq "update-image-storage-class STANDARD" ACTIVATING \
+  "$(ecr update-image-storage-class --repository-name cli/app --image-id imageTag=dev-1 \
+    --target-storage-class STANDARD | jq -r .imageStatus)"
+for _ in $(seq 1 20); do
+  S=$(ecr describe-images --repository-name cli/app --image-ids imageTag=dev-1 \
+    --filter imageStatus=ANY 2>/dev/null | jq -r '.imageDetails[0].imageStatus')
+  [[ $S == ACTIVE ]] && break
+  sleep 0.5
+done
+ck_eq "the restored image is ACTIVE again" ACTIVE "$S"
+ck_eq "delete-lifecycle-policy returns the text" "$(jq -c . <<<"$LP")" \
+  "$(ecr delete-lifecycle-policy --repository-name cli/app | jq -r .lifecyclePolicyText)"
+ecr_err LifecyclePolicyNotFoundException delete-lifecycle-policy --repository-name cli/app
+
+# ---------------------------------------------------------------------------------------
 step "DeleteRepository"
 ecr_err RepositoryNotEmptyException delete-repository --repository-name cli/app
 D=$(ecr delete-repository --repository-name cli/app --force)
