@@ -507,6 +507,9 @@ ck_eq "the preview expires older images by rule 1" "true EXPIRE 1" \
   "$(jq -r '"\(.summary.expiringImageTotalCount >= 1 and .summary.expiringImageTotalCount == (.previewResults | length)) \(.previewResults[0].action.type) \(.previewResults[0].appliedRulePriority)"' <<<"$PV")"
 ck_eq "a preview changes nothing" "$N_IMAGES" \
   "$(ecr describe-images --repository-name cli/app | jq '.imageDetails | length')"
+if ! aws ecr help 2>/dev/null | grep -q update-image-storage-class; then
+  say "this aws CLI predates ECR's archive storage class: archive checks skipped"
+else
 ck_eq "update-image-storage-class ARCHIVE" ARCHIVED \
   "$(ecr update-image-storage-class --repository-name cli/app --image-id imageTag=dev-1 \
     --target-storage-class ARCHIVE | jq -r .imageStatus)"
@@ -526,6 +529,7 @@ for _ in $(seq 1 20); do
   sleep 0.5
 done
 ck_eq "the restored image is ACTIVE again" ACTIVE "$S"
+fi
 ck_eq "delete-lifecycle-policy returns the text" "$(jq -c . <<<"$LP")" \
   "$(ecr delete-lifecycle-policy --repository-name cli/app | jq -r .lifecyclePolicyText)"
 ecr_err LifecyclePolicyNotFoundException delete-lifecycle-policy --repository-name cli/app
