@@ -408,6 +408,30 @@ Response RepoError(const Error& e, const EcrOptions& opt) {
   return ErrorResponse(e);
 }
 
+// The image that `digest` and/or `tag` name (when both are given, both must match), or null.
+const meta::ImageRecord* FindImage(const std::vector<meta::ImageRecord>& images,
+                                   const std::string& digest, const std::string& tag) {
+  if (digest.empty() && tag.empty()) {
+    return nullptr;
+  }
+  for (const auto& im : images) {
+    bool dm = digest.empty() || im.digest == digest;
+    bool tm = tag.empty() || std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end();
+    if (dm && tm) {
+      return &im;
+    }
+  }
+  return nullptr;
+}
+
+Response ImageNotFound(const std::string& digest, const std::string& tag, const std::string& repo,
+                       const EcrOptions& opt) {
+  return ErrorResponse("ImageNotFoundException",
+                       "The image with imageId {imageDigest:'" + digest + "', imageTag:'" + tag +
+                           "'} does not exist within the repository with name '" + repo +
+                           "' in the registry with id '" + opt.account.registry_id + "'");
+}
+
 // GetLifecyclePolicyPreview's answer: only images some rule acts on (ECR's sample lists none
 // when nothing would change), filtered and paged; the summary covers the whole preview.
 json::object PreviewResponse(const lifecycle::Preview& pv, const std::string& repo,
@@ -1034,21 +1058,11 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     if (!listed.ok()) {
       co_return RepoError(listed.error(), opt);
     }
-    std::string md;
-    for (const auto& im : *listed) {
-      bool dm = digest.empty() || im.digest == digest;
-      bool tm = tag.empty() || std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end();
-      if (dm && tm && (!digest.empty() || !tag.empty())) {
-        md = im.digest;
-      }
+    const meta::ImageRecord* image = FindImage(*listed, digest, tag);
+    if (image == nullptr) {
+      co_return ImageNotFound(digest, tag, repo->name, opt);
     }
-    if (md.empty()) {
-      co_return ErrorResponse("ImageNotFoundException",
-                              "The image with imageId {imageDigest:'" + digest + "', imageTag:'" +
-                                  tag + "'} does not exist within the repository with name '" +
-                                  repo->name + "' in the registry with id '" +
-                                  opt.account.registry_id + "'");
-    }
+    std::string md = image->digest;
     Result<Ok> changed = Ok{};
     std::string status;
     if (*target == "ARCHIVE") {
@@ -1187,21 +1201,9 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       for (const auto& idv : *arr) {
         const std::string digest = StringMember(idv, "imageDigest");
         const std::string tag = StringMember(idv, "imageTag");
-        const meta::ImageRecord* found = nullptr;
-        for (const auto& im : *images) {
-          bool dm = digest.empty() || im.digest == digest;
-          bool tm = tag.empty() || std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end();
-          if (dm && tm && (!digest.empty() || !tag.empty())) {
-            found = &im;
-            break;
-          }
-        }
+        const meta::ImageRecord* found = FindImage(*images, digest, tag);
         if (found == nullptr) {
-          co_return ErrorResponse(
-              "ImageNotFoundException",
-              "The image with imageId {imageDigest:'" + digest + "', imageTag:'" + tag +
-                  "'} does not exist within the repository with name '" + repo->name +
-                  "' in the registry with id '" + opt.account.registry_id + "'");
+          co_return ImageNotFound(digest, tag, repo->name, opt);
         }
         if (std::find(selected.begin(), selected.end(), found) == selected.end()) {
           selected.push_back(found);
@@ -1342,13 +1344,10 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
         if (!listed.ok()) {
           co_return ErrorResponse(listed.error());
         }
-        for (const auto& im : *listed) {
-          bool hit = digest.empty()
-                         ? std::find(im.tags.begin(), im.tags.end(), tag) != im.tags.end()
-                         : im.digest == digest;
-          if (hit) {
-            md = im.digest;
-          }
+        // By digest when one is given, else by tag.
+        std::string by_tag = digest.empty() ? tag : std::string();
+        if (const meta::ImageRecord* im = FindImage(*listed, digest, by_tag)) {
+          md = im->digest;
         }
       } else if (!m.ok()) {
         if (m.error().code == Errc::kManifestUnknown || m.error().code == Errc::kNameUnknown) {

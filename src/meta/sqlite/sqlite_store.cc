@@ -704,6 +704,10 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
   // --- ECR repositories ------------------------------------------------------------------------
+  // The columns RowToRepo reads, in its order.
+#define BERTH_REPO_COLUMNS                                                                   \
+  "name,created_at,image_tag_mutability,mutability_exclusions,scan_on_push,encryption_type," \
+  "kms_key,policy_text,tags,lifecycle_policy,lifecycle_evaluated_at"
   static RepositoryRecord RowToRepo(Query& q) {
     RepositoryRecord r;
     r.name = q.Text(0);
@@ -745,11 +749,8 @@ class SqliteStoreImpl final : public MetadataStore {
 
   Result<RepositoryRecord> GetRepository(const std::string& name) override {
     return Read([&](Conn& c) -> Result<RepositoryRecord> {
-      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,"
-                                               "mutability_exclusions,scan_on_push,"
-                                               "encryption_type,kms_key,policy_text,tags,lifecycle_"
-                                               "policy,lifecycle_evaluated_at FROM "
-                                               "repositories WHERE name=?"));
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("SELECT " BERTH_REPO_COLUMNS " FROM repositories WHERE name=?"));
       q.Bind(1, name);
       BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) {
@@ -762,11 +763,9 @@ class SqliteStoreImpl final : public MetadataStore {
   Result<std::vector<RepositoryRecord>> ListRepositoryRecords(const std::string& after,
                                                               uint32_t limit) override {
     return Read([&](Conn& c) -> Result<std::vector<RepositoryRecord>> {
-      BERTH_ASSIGN_OR_RETURN(
-          auto q, c.Prepare("SELECT name,created_at,image_tag_mutability,mutability_exclusions,"
-                            "scan_on_push,encryption_type,kms_key,policy_text,tags,lifecycle_"
-                            "policy,lifecycle_evaluated_at FROM "
-                            "repositories WHERE name>? ORDER BY name LIMIT ?"));
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("SELECT " BERTH_REPO_COLUMNS
+                                       " FROM repositories WHERE name>? ORDER BY name LIMIT ?"));
       q.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
       return Rows<RepositoryRecord>(q, RowToRepo);
     });
@@ -966,44 +965,22 @@ class SqliteStoreImpl final : public MetadataStore {
 
   // --- lifecycle and archive ---------------------------------------------------------------------
   Status SetLifecyclePolicy(const std::string& repo, const std::string& text) override {
-    return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(auto q,
-                             c.Prepare("UPDATE repositories SET lifecycle_policy=? WHERE name=?"));
-      BERTH_TRY(q.Bind(1, text).Bind(2, repo).Exec());
-      if (q.Changes() == 0) {
-        return MakeError(Errc::kNotFound, "repository unknown", repo);
-      }
-      return Ok{};
-    });
+    return ChangeOne("UPDATE repositories SET lifecycle_policy=? WHERE name=?",
+                     "repository unknown", repo, text, repo);
   }
 
   Status SetLifecycleEvaluatedAt(const std::string& repo, int64_t at) override {
-    return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(
-          auto q, c.Prepare("UPDATE repositories SET lifecycle_evaluated_at=? WHERE name=?"));
-      BERTH_TRY(q.Bind(1, at).Bind(2, repo).Exec());
-      if (q.Changes() == 0) {
-        return MakeError(Errc::kNotFound, "repository unknown", repo);
-      }
-      return Ok{};
-    });
+    return ChangeOne("UPDATE repositories SET lifecycle_evaluated_at=? WHERE name=?",
+                     "repository unknown", repo, at, repo);
   }
 
   Status SetImageStatus(const std::string& repo, const std::string& digest,
                         const std::string& status, int64_t now) override {
-    return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(
-          auto q,
-          c.Prepare("UPDATE manifests SET archived_at=CASE WHEN ?1='ARCHIVED' AND "
-                    "status<>'ARCHIVED' THEN ?2 ELSE archived_at END, activated_at=CASE WHEN "
-                    "?1='ACTIVE' AND status<>'ACTIVE' THEN ?2 ELSE activated_at END, status=?1 "
-                    "WHERE repo=?3 AND digest=?4"));
-      BERTH_TRY(q.Bind(1, status).Bind(2, now).Bind(3, repo).Bind(4, digest).Exec());
-      if (q.Changes() == 0) {
-        return MakeError(Errc::kNotFound, "manifest unknown", digest);
-      }
-      return Ok{};
-    });
+    return ChangeOne(
+        "UPDATE manifests SET archived_at=CASE WHEN ?1='ARCHIVED' AND status<>'ARCHIVED' THEN ?2 "
+        "ELSE archived_at END, activated_at=CASE WHEN ?1='ACTIVE' AND status<>'ACTIVE' THEN ?2 "
+        "ELSE activated_at END, status=?1 WHERE repo=?3 AND digest=?4",
+        "manifest unknown", digest, status, now, repo, digest);
   }
 
   Result<std::vector<ImageRef>> ListImagesByStatus(const std::string& status,
@@ -1058,14 +1035,8 @@ class SqliteStoreImpl final : public MetadataStore {
   }
 
   Status SetBlobArchived(const std::string& digest, bool archived) override {
-    return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("UPDATE blobs SET archived=? WHERE digest=?"));
-      BERTH_TRY(q.Bind(1, int64_t{archived ? 1 : 0}).Bind(2, digest).Exec());
-      if (q.Changes() == 0) {
-        return MakeError(Errc::kNotFound, "blob unknown", digest);
-      }
-      return Ok{};
-    });
+    return ChangeOne("UPDATE blobs SET archived=? WHERE digest=?", "blob unknown", digest,
+                     int64_t{archived ? 1 : 0}, digest);
   }
 
   Result<bool> IsBlobArchived(const std::string& digest) override {
@@ -1083,7 +1054,7 @@ class SqliteStoreImpl final : public MetadataStore {
   // --- garbage collection
   // -------------------------------------------------------------------------
   Result<uint64_t> DeleteStaleLinks(int64_t cutoff, bool dry_run) override {
-#define BERTH_STALE_LINKS                                                                   \
+#define BERTH_STALE_LINKS                                                                    \
   " FROM repo_blobs WHERE created_at<? AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE " \
   "r.repo=repo_blobs.repo AND r.child=repo_blobs.digest)"
     if (dry_run) {
@@ -1330,11 +1301,21 @@ class SqliteStoreImpl final : public MetadataStore {
 
  private:
   Status DeleteOne(const char* sql, const std::string& key, const char* what) {
+    return ChangeOne(sql, what, key, key);
+  }
+
+  // Runs one UPDATE/DELETE with `args` bound as ?1, ?2, ...; kNotFound (`what`, `detail`) when
+  // it changed no row.
+  template <class... Args>
+  Status ChangeOne(const char* sql, const char* what, const std::string& detail,
+                   const Args&... args) {
     return Write([&](Conn& c) -> Status {
       BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
-      BERTH_TRY(q.Bind(1, key).Exec());
+      int i = 0;
+      (q.Bind(++i, args), ...);
+      BERTH_TRY(q.Exec());
       if (q.Changes() == 0) {
-        return MakeError(Errc::kNotFound, what, key);
+        return MakeError(Errc::kNotFound, what, detail);
       }
       return Ok{};
     });
