@@ -40,6 +40,8 @@ std::string_view ErrcName(Errc code) {
       return "ImageArchived";
     case Errc::kTagImmutable:
       return "TagImmutable";
+    case Errc::kKeyUnavailable:
+      return "KeyUnavailable";
     case Errc::kAuthMissing:
       return "AuthMissing";
     case Errc::kAuthMalformed:

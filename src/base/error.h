@@ -33,6 +33,7 @@ enum class Errc {
   kUnsupported,          // valid but unsupported request (media type, algorithm)
   kTagImmutable,         // tag may not be overwritten
   kImageArchived,        // the image is archived (or being restored) and cannot be pulled
+  kKeyUnavailable,       // the encryption key is disabled, pending deletion or gone (KMS)
   // Authentication (AWS SigV4 and registry tokens).
   kAuthMissing,        // no credentials where they are required
   kAuthMalformed,      // credentials present but malformed (incomplete signature)

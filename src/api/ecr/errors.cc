@@ -39,6 +39,8 @@ EcrError ToEcrError(Errc code) {
       return {400, "ImageNotFoundException"};
     case Errc::kTagImmutable:
       return {400, "ImageTagAlreadyExistsException"};
+    case Errc::kKeyUnavailable:
+      return {400, "KmsException"};
     case Errc::kAuthMissing:
       return {403, "MissingAuthenticationTokenException"};
     case Errc::kAuthMalformed:

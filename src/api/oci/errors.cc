@@ -40,6 +40,9 @@ OciError ToOciError(Errc code) {
     // ECR answers an overwrite of an immutable tag over the Docker API with TAG_INVALID.
     case Errc::kTagImmutable:
       return {400, "TAG_INVALID"};
+    // The repository's encryption key may not be used: refused, like any other access denial.
+    case Errc::kKeyUnavailable:
+      return {403, "DENIED"};
     case Errc::kAuthMissing:
       return {401, "UNAUTHORIZED"};
     case Errc::kAuthMalformed:
