@@ -96,6 +96,13 @@ class BlobStore {
   // atomic and durable on return. kNotFound if the blob is in neither location.
   virtual Status Archive(const Digest& digest) = 0;
   virtual Status Restore(const Digest& digest) = 0;
+
+  // A small mutable record kept beside a published blob (storage/crypto keeps a re-wrapped
+  // data key there). PutSidecar replaces it atomically and durably; it follows the blob on
+  // Archive/Restore and goes with it on Delete. PutSidecar: kNotFound when the blob is in
+  // neither location. GetSidecar: kNotFound when there is none.
+  virtual Status PutSidecar(const Digest& digest, std::string_view bytes) = 0;
+  virtual Result<std::string> GetSidecar(const Digest& digest) = 0;
 };
 
 }  // namespace berth::storage

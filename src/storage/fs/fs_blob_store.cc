@@ -13,6 +13,8 @@
 namespace berth::storage {
 namespace {
 
+constexpr const char* kSidecarSuffix = ".side";
+
 // Owns a file descriptor.
 class Fd {
  public:
@@ -364,6 +366,9 @@ Status FsBlobStore::Delete(const Digest& digest) {
   }
   std::string archived = ArchivePath(digest);
   bool in_archive = ::unlink(archived.c_str()) == 0;
+  // Sidecars go after their blob: a crash in between leaves only a small orphan record.
+  (void)::unlink((path + kSidecarSuffix).c_str());
+  (void)::unlink((archived + kSidecarSuffix).c_str());
   if (!in_archive && errno != ENOENT) {
     return IoError("unlink", archived);
   }
@@ -397,7 +402,7 @@ Status FsBlobStore::Archive(const Digest& digest) {
     }
     return IoError("stat", from);
   }
-  return Move(from, to);
+  return MoveWithSidecar(from, to);
 }
 
 Status FsBlobStore::Restore(const Digest& digest) {
@@ -409,12 +414,80 @@ Status FsBlobStore::Restore(const Digest& digest) {
     if (::unlink(from.c_str()) != 0 && errno != ENOENT) {
       return IoError("unlink", from);
     }
+    (void)::unlink((from + kSidecarSuffix).c_str());
     return Ok{};
   }
   if (::stat(from.c_str(), &st) != 0) {
     return IoError("stat", from);
   }
+  return MoveWithSidecar(from, to);
+}
+
+Status FsBlobStore::MoveWithSidecar(const std::string& from, const std::string& to) {
+  // The sidecar moves first: a crash in between leaves the blob where readers look for it
+  // with its sidecar already at the destination, which Get/PutSidecar also search.
+  std::string side = from + kSidecarSuffix;
+  struct stat st;
+  if (::stat(side.c_str(), &st) == 0) {
+    BERTH_TRY(Move(side, to + kSidecarSuffix));
+  }
   return Move(from, to);
+}
+
+Status FsBlobStore::PutSidecar(const Digest& digest, std::string_view bytes) {
+  std::string base = BlobPath(digest);
+  struct stat st;
+  if (::stat(base.c_str(), &st) != 0) {
+    std::string archived = ArchivePath(digest);
+    if (::stat(archived.c_str(), &st) != 0) {
+      return IoError("stat", base);
+    }
+    base = archived;
+  }
+  std::string tmp = root_ + "/uploads/side-" + RandomHexId();
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd.valid()) {
+    return IoError("create", tmp);
+  }
+  Status s = WriteAll(fd.get(), std::span<const char>(bytes.data(), bytes.size()), tmp);
+  if (s.ok() && ::fdatasync(fd.get()) != 0) {
+    s = IoError("fdatasync", tmp);
+  }
+  if (s.ok() && ::rename(tmp.c_str(), (base + kSidecarSuffix).c_str()) != 0) {
+    s = IoError("rename", base + kSidecarSuffix);
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return FsyncPath(Parent(base));
+}
+
+Result<std::string> FsBlobStore::GetSidecar(const Digest& digest) {
+  for (const std::string& base : {BlobPath(digest), ArchivePath(digest)}) {
+    std::string path = base + kSidecarSuffix;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) {
+        continue;
+      }
+      return IoError("open", path);
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      BERTH_ASSIGN_OR_RETURN(size_t n, PreadSome(fd.get(), out.size(), buf, path));
+      if (n == 0) {
+        break;
+      }
+      out.append(buf, n);
+      if (out.size() > (1u << 20)) {
+        return MakeError(Errc::kCorrupt, "fs: sidecar too large " + path);
+      }
+    }
+    return out;
+  }
+  return MakeError(Errc::kNotFound, "fs: no sidecar for " + digest.str());
 }
 
 Status FsBlobStore::List(const std::function<bool(const Digest&, const BlobStat&)>& fn) {

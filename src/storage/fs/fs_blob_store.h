@@ -6,7 +6,8 @@
 //   ├── blobs/
 //   │   └── sha256/
 //   │       └── ab/
-//   │           └── abcdef…   published content, immutable, named by its digest
+//   │           ├── abcdef…   published content, immutable, named by its digest
+//   │           └── abcdef….side  its sidecar record, if any (replaced by rename)
 //   ├── archive/
 //   │   └── sha256/ab/abcdef…    blobs of archived images (same naming; moved by rename)
 //   └── uploads/
@@ -44,6 +45,8 @@ class FsBlobStore final : public BlobStore {
   Status List(const std::function<bool(const Digest&, const BlobStat&)>& fn) override;
   Status Archive(const Digest& digest) override;
   Status Restore(const Digest& digest) override;
+  Status PutSidecar(const Digest& digest, std::string_view bytes) override;
+  Result<std::string> GetSidecar(const Digest& digest) override;
 
   std::string BlobPathForTest(const Digest& d) const { return BlobPath(d); }
 
@@ -53,6 +56,8 @@ class FsBlobStore final : public BlobStore {
   std::string ArchivePath(const Digest& d) const;
   // rename(2) `from` → `to`, creating the destination directory; both directories synced.
   Status Move(const std::string& from, const std::string& to);
+  // Moves the blob at `from` and its sidecar (if any) to `to`.
+  Status MoveWithSidecar(const std::string& from, const std::string& to);
   std::string UploadPath(std::string_view id) const;
   Status Publish(const std::string& tmp_path, int fd, const Digest& digest);
 

@@ -556,3 +556,42 @@ TEST_P(BlobStoreConformanceTest, DeleteRemovesArchivedBlob) {
 }
 
 }  // namespace berth::storage
+
+namespace berth::storage {
+
+// --- sidecars -------------------------------------------------------------------------------
+
+TEST_P(BlobStoreConformanceTest, SidecarNeedsABlobAndIsReplaced) {
+  std::string content = "blob with a sidecar";
+  Digest d = Digest::Sha256Of(content);
+  EXPECT_TRUE(HasCode(store().PutSidecar(d, "x"), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  EXPECT_TRUE(HasCode(store().GetSidecar(d), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().PutSidecar(d, "first")));
+  ASSERT_TRUE(IsOk(store().PutSidecar(d, std::string("second\0bytes", 12))));
+  auto got = store().GetSidecar(d);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(*got, std::string("second\0bytes", 12));
+  // Sidecars are not blobs.
+  auto blobs = Blobs(store());
+  ASSERT_TRUE(IsOk(blobs));
+  EXPECT_EQ(blobs->size(), 1u);
+}
+
+TEST_P(BlobStoreConformanceTest, SidecarFollowsArchiveAndGoesWithDelete) {
+  std::string content = "archived with its sidecar";
+  Digest d = Digest::Sha256Of(content);
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  ASSERT_TRUE(IsOk(store().PutSidecar(d, "key")));
+  ASSERT_TRUE(IsOk(store().Archive(d)));
+  EXPECT_EQ(*store().GetSidecar(d), "key");
+  ASSERT_TRUE(IsOk(store().PutSidecar(d, "key2")));  // re-wrap while archived
+  ASSERT_TRUE(IsOk(store().Restore(d)));
+  EXPECT_EQ(*store().GetSidecar(d), "key2");
+  ASSERT_TRUE(IsOk(store().Delete(d)));
+  EXPECT_TRUE(HasCode(store().GetSidecar(d), Errc::kNotFound));
+  ASSERT_TRUE(IsOk(store().PutSmall(d, content)));
+  EXPECT_TRUE(HasCode(store().GetSidecar(d), Errc::kNotFound));  // a new blob starts clean
+}
+
+}  // namespace berth::storage
