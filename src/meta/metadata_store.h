@@ -53,6 +53,9 @@ struct RepositoryRecord {
   bool scan_on_push = false;
   std::string encryption_type = "AES256";  // AES256 | KMS | KMS_DSSE (immutable)
   std::string kms_key;
+  // The key-service key id that encrypts this repository's blobs and manifests at rest, fixed
+  // at creation; empty: stored in plaintext (encryption at rest off, or created before it).
+  std::string key_id;
   std::string policy_text;             // repository policy, empty if none
   std::string tags_json;               // JSON array of {Key, Value}, or empty
   std::string lifecycle_policy;        // lifecycle policy text, empty if none

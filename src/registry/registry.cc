@@ -111,7 +111,10 @@ Registry::~Registry() = default;
 Task<BlobInfo> Registry::StatBlob(std::string repo, std::string digest) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
   BERTH_CO_ASSIGN_OR_RETURN(Digest d, ParseDigest(digest));
-  auto size = co_await RunBlocking(pool_, [&] { return meta_.GetBlobLink(repo, d.str()); });
+  auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    return meta_.GetBlobLink(repo, StoredDigest(key, d).str());
+  });
   if (!size.ok()) {
     if (size.error().code == Errc::kNotFound) {
       co_return MakeError(Errc::kBlobUnknown, "blob unknown to registry", d.str());
@@ -123,7 +126,11 @@ Task<BlobInfo> Registry::StatBlob(std::string repo, std::string digest) {
 
 Task<OpenBlob> Registry::OpenBlobForRead(std::string repo, std::string digest) {
   BERTH_CO_ASSIGN_OR_RETURN(BlobInfo info, co_await StatBlob(repo, digest));
-  auto reader = co_await RunBlocking(pool_, [&] { return blobs_.Open(info.digest); });
+  auto reader =
+      co_await RunBlocking(pool_, [&]() -> Result<std::unique_ptr<storage::BlobReader>> {
+        BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+        return StoreFor(key).Open(StoredDigest(key, info.digest));
+      });
   if (!reader.ok()) {
     if (reader.error().code == Errc::kNotFound) {
       co_return MakeError(Errc::kBlobUnknown, "blob content missing from storage",
@@ -142,7 +149,10 @@ Task<size_t> Registry::ReadBlob(std::shared_ptr<storage::BlobReader> reader, uin
 Task<Ok> Registry::DeleteBlob(std::string repo, std::string digest) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
   BERTH_CO_ASSIGN_OR_RETURN(Digest d, ParseDigest(digest));
-  Status s = co_await RunBlocking(pool_, [&] { return meta_.DeleteBlobLink(repo, d.str()); });
+  Status s = co_await RunBlocking(pool_, [&]() -> Status {
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    return meta_.DeleteBlobLink(repo, StoredDigest(key, d).str());
+  });
   if (!s.ok()) {
     if (s.error().code == Errc::kNotFound) {
       co_return MakeError(Errc::kBlobUnknown, "blob unknown to repository", d.str());
@@ -158,8 +168,9 @@ Task<UploadStatus> Registry::StartUpload(std::string repo) {
   int64_t now = clock_.NowSeconds();
   Status s = co_await RunBlocking(pool_, [&]() -> Status {
     // Record the session first: storage debris without a record is purged, never served.
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
     BERTH_TRY(meta_.CreateUpload(meta::UploadRecord{id, repo, now, now}));
-    Status created = blobs_.CreateUpload(id);
+    Status created = StoreFor(key).CreateUpload(id);
     if (!created.ok()) {
       (void)meta_.DeleteUpload(id);
     }
@@ -186,7 +197,8 @@ Task<UploadStatus> Registry::GetUpload(std::string repo, std::string id) {
     }
   }
   auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
-    BERTH_ASSIGN_OR_RETURN(auto w, blobs_.OpenUpload(id));
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    BERTH_ASSIGN_OR_RETURN(auto w, StoreFor(key).OpenUpload(id));
     return w->size();
   });
   if (!size.ok()) {
@@ -245,7 +257,8 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
   if (!state->writer) {
     UploadWriter::State* st = state.get();
     Status opened = co_await RunBlocking(pool_, [this, st]() -> Status {
-      BERTH_ASSIGN_OR_RETURN(st->writer, blobs_.OpenUpload(st->id));
+      BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(st->repo));
+      BERTH_ASSIGN_OR_RETURN(st->writer, StoreFor(key).OpenUpload(st->id));
       BERTH_ASSIGN_OR_RETURN(Hasher h, HashStored(*st->writer, DigestAlgorithm::kSha256));
       st->hasher.emplace(std::move(h));
       return Ok{};
@@ -304,14 +317,16 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
                        want.str());
     }
     {
+      BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+      Digest stored = StoredDigest(key, want);
       // Excludes a garbage collection of the same digest between publishing and linking.
-      std::lock_guard lock(DigestLock(want.str()));
-      BERTH_TRY(blobs_.Commit(id, want));
-      auto archived = meta_.IsBlobArchived(want.str());
+      std::lock_guard lock(DigestLock(stored.str()));
+      BERTH_TRY(StoreFor(key).Commit(id, stored));
+      auto archived = meta_.IsBlobArchived(stored.str());
       if (archived.ok() && *archived) {
-        BERTH_TRY(RestoreBlobBlocking(want.str()));  // pushed again: standard copy wins
+        BERTH_TRY(RestoreBlobBlocking(stored.str()));  // pushed again: standard copy wins
       }
-      BERTH_TRY(meta_.PutBlobLink(repo, want.str(), size, now));
+      BERTH_TRY(meta_.PutBlobLink(repo, stored.str(), size, now));
     }
     Status m = meta_.DeleteUpload(id);
     if (!m.ok() && m.error().code != Errc::kNotFound) {
@@ -348,12 +363,24 @@ Task<MountResult> Registry::MountOrStart(std::string repo, std::string digest, s
   if (d.ok() && (from.empty() || IsValidRepositoryName(from))) {
     int64_t now = clock_.NowSeconds();
     auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
-      std::lock_guard lock(DigestLock(d->str()));
-      BERTH_ASSIGN_OR_RETURN(
-          uint64_t n, from.empty() ? meta_.GetBlob(d->str()) : meta_.GetBlobLink(from, d->str()));
+      BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+      Digest stored = StoredDigest(key, *d);
+      std::lock_guard lock(DigestLock(stored.str()));
+      uint64_t n = 0;
+      if (from.empty()) {
+        BERTH_ASSIGN_OR_RETURN(n, meta_.GetBlob(stored.str()));
+      } else {
+        // The source must hold the blob. Under another key its copy cannot be linked (it is
+        // sealed under that key): mount this key's copy if one exists, else upload.
+        BERTH_ASSIGN_OR_RETURN(std::string from_key, RepoKeyBlocking(from));
+        BERTH_ASSIGN_OR_RETURN(n, meta_.GetBlobLink(from, StoredDigest(from_key, *d).str()));
+        if (from_key != key) {
+          BERTH_ASSIGN_OR_RETURN(n, meta_.GetBlob(stored.str()));
+        }
+      }
       // The index says the blob exists; make sure its bytes really do before linking.
-      BERTH_TRY(blobs_.Stat(*d));
-      BERTH_TRY(meta_.PutBlobLink(repo, d->str(), n, now));
+      BERTH_TRY(blobs_.Stat(stored));
+      BERTH_TRY(meta_.PutBlobLink(repo, stored.str(), n, now));
       return n;
     });
     if (size.ok()) {
@@ -429,6 +456,7 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
   int64_t now = clock_.NowSeconds();
   auto result = co_await RunBlocking(pool_, [&]() -> Result<PutManifestResult> {
     BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(content_type, body));
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
     Hasher h(by_digest ? by_digest->algorithm() : DigestAlgorithm::kSha256);
     h.Update(std::string_view(body));
     Digest digest = h.Finish();
@@ -445,10 +473,16 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     rec.annotations_json = parsed.annotations_json;
     rec.size = body.size();
     rec.pushed_at = now;
-    rec.body = body;
-    std::vector<meta::ManifestRef> refs;
+    BERTH_ASSIGN_OR_RETURN(rec.body, SealManifestBlocking(key, repo, rec.digest, body));
+    // Blobs are indexed under their stored names (per key), child manifests by digest.
+    std::vector<std::string> stored_blobs;
     for (const Descriptor& d : parsed.blobs) {
-      refs.push_back({d.digest, false});
+      BERTH_ASSIGN_OR_RETURN(Digest bd, Digest::Parse(d.digest));
+      stored_blobs.push_back(StoredDigest(key, bd).str());
+    }
+    std::vector<meta::ManifestRef> refs;
+    for (const std::string& b : stored_blobs) {
+      refs.push_back({b, false});
     }
     for (const Descriptor& d : parsed.manifests) {
       refs.push_back({d.digest, true});
@@ -463,10 +497,10 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     }
     // Blobs only archived images used live in the archive location: bring back what this
     // manifest needs before it becomes pullable (a re-push restores an archived image).
-    for (const Descriptor& d : parsed.blobs) {
-      auto archived = meta_.IsBlobArchived(d.digest);
+    for (const std::string& b : stored_blobs) {
+      auto archived = meta_.IsBlobArchived(b);
       if (archived.ok() && *archived) {
-        BERTH_TRY(RestoreBlobBlocking(d.digest));
+        BERTH_TRY(RestoreBlobBlocking(b));
       }
     }
     BERTH_TRY(meta_.PutManifest(repo, rec, refs, tag, protect, now));
@@ -484,6 +518,11 @@ Task<ManifestContent> Registry::GetManifest(std::string repo, std::string refere
         by_digest ? meta_.GetManifest(repo, reference) : meta_.GetTaggedManifest(repo, reference);
     if (!r.ok() && r.error().code == Errc::kNotFound) {
       return ManifestNotFoundBlocking(repo, reference);
+    }
+    if (r.ok() && r->status == "ACTIVE") {
+      BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+      BERTH_ASSIGN_OR_RETURN(r->body,
+                             OpenManifestBlocking(key, repo, r->digest, std::move(r->body)));
     }
     return r;
   });

@@ -25,6 +25,8 @@
 #include "base/clock.h"
 #include "base/digest.h"
 #include "base/error.h"
+#include "kms/data_key_cache.h"
+#include "kms/key_service.h"
 #include "meta/metadata_store.h"
 #include "storage/blob_store.h"
 
@@ -85,6 +87,23 @@ struct Referrer {
   uint64_t size = 0;
   std::string artifact_type;
   std::string annotations_json;
+};
+
+// Encryption at rest, wired by the server when it is on (cli/ names the concrete stores).
+// A repository's key is chosen once, at creation; its blobs are stored through the store that
+// encrypts under that key, named by a per-key storage digest (so the same content pushed to
+// repositories with different keys is stored once per key and never read under another), and
+// its manifest bodies are sealed with per-manifest data keys from `keys`.
+struct EncryptionHooks {
+  // Chooses the key for a new repository from its encryptionConfiguration: returns the key id
+  // ("" = plaintext) and may canonicalise record.kms_key (to the key ARN). Errors refuse the
+  // creation: kNotFound (no such key), kKeyUnavailable (disabled).
+  std::function<Result<std::string>(meta::RepositoryRecord&)> resolve_key;
+  // The store that encrypts under `key_id` (over the same underlying store as the plaintext
+  // one the Registry was given).
+  std::function<storage::BlobStore&(const std::string& key_id)> store_for;
+  kms::KeyService* keys = nullptr;
+  std::shared_ptr<kms::DataKeyCache> key_cache;  // unwrapped manifest data keys
 };
 
 class Registry;
@@ -255,6 +274,12 @@ class Registry {
 
   const RegistryOptions& options() const { return options_; }
 
+  // Turns on encryption at rest for repositories created from now on. Call before serving.
+  void SetEncryption(EncryptionHooks hooks) { encryption_ = std::move(hooks); }
+  // The name under which `repo`'s copy of blob `d` is stored (and indexed in the metadata
+  // store): `d` itself for plaintext repositories, a digest derived from (key, d) otherwise.
+  static Digest StoredDigest(const std::string& key_id, const Digest& d);
+
  private:
   friend class UploadWriter;
 
@@ -271,8 +296,24 @@ class Registry {
   // kNameUnknown when the repository is missing, else kManifestUnknown for `reference`.
   Error ManifestNotFoundBlocking(const std::string& repo, const std::string& reference);
 
+  // The key id encrypting `repo` ("" for plaintext or unknown repositories), cached: a
+  // repository's key never changes while it exists.
+  Result<std::string> RepoKeyBlocking(const std::string& repo);
+  void ForgetRepoKey(const std::string& repo);
+  storage::BlobStore& StoreFor(const std::string& key_id);
+  // Fills record.key_id for a repository about to be created.
+  Status ResolveKeyBlocking(meta::RepositoryRecord& record);
+  // Manifest bodies at rest: sealed under a fresh data key for encrypted repositories.
+  Result<std::string> SealManifestBlocking(const std::string& key_id, const std::string& repo,
+                                           const std::string& digest, const std::string& body);
+  Result<std::string> OpenManifestBlocking(const std::string& key_id, const std::string& repo,
+                                           const std::string& digest, std::string stored);
+
   meta::MetadataStore& meta_;
   storage::BlobStore& blobs_;
+  EncryptionHooks encryption_;
+  std::mutex keys_mu_;
+  std::unordered_map<std::string, std::string> repo_keys_;  // guarded by keys_mu_
   boost::asio::thread_pool& pool_;
   const Clock& clock_;
   RegistryOptions options_;

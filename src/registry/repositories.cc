@@ -155,7 +155,11 @@ Task<meta::RepositoryRecord> Registry::CreateRepository(meta::RepositoryRecord r
   if (record.created_at == 0) {
     record.created_at = clock_.NowSeconds();
   }
-  Status s = co_await RunBlocking(pool_, [&] { return meta_.CreateRepository(record); });
+  Status s = co_await RunBlocking(pool_, [&]() -> Status {
+    BERTH_TRY(ResolveKeyBlocking(record));
+    ForgetRepoKey(record.name);
+    return meta_.CreateRepository(record);
+  });
   if (!s.ok()) {
     if (s.error().code == Errc::kAlreadyExists) {
       co_return MakeError(
@@ -195,6 +199,7 @@ Task<meta::RepositoryRecord> Registry::DeleteRepository(std::string name, bool f
   auto r = co_await RunBlocking(pool_, [&]() -> Result<meta::RepositoryRecord> {
     BERTH_ASSIGN_OR_RETURN(auto rec, meta_.GetRepository(name));
     BERTH_TRY(meta_.DeleteRepository(name, force));
+    ForgetRepoKey(name);
     return rec;
   });
   if (!r.ok()) {
@@ -246,7 +251,10 @@ Task<Ok> Registry::EnsureRepositoryForPush(std::string repo) {
     if (best == nullptr) {
       return RepoNotFound(repo);
     }
-    Status created = meta_.CreateRepository(FromTemplate(repo, *best, now));
+    meta::RepositoryRecord record = FromTemplate(repo, *best, now);
+    BERTH_TRY(ResolveKeyBlocking(record));
+    ForgetRepoKey(repo);
+    Status created = meta_.CreateRepository(record);
     if (!created.ok() && created.error().code != Errc::kAlreadyExists) {
       return created;
     }

@@ -128,6 +128,10 @@ ALTER TABLE blobs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX manifest_refs_by_child ON manifest_refs(child);
 CREATE INDEX manifests_status ON manifests(status) WHERE status <> 'ACTIVE';
 )sql",
+    // 4: encryption at rest — the key that encrypts a repository's data (empty: plaintext).
+    R"sql(
+ALTER TABLE repositories ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 Error DbError(sqlite3* db, std::string_view what) {
@@ -707,7 +711,7 @@ class SqliteStoreImpl final : public MetadataStore {
   // The columns RowToRepo reads, in its order.
 #define BERTH_REPO_COLUMNS                                                                   \
   "name,created_at,image_tag_mutability,mutability_exclusions,scan_on_push,encryption_type," \
-  "kms_key,policy_text,tags,lifecycle_policy,lifecycle_evaluated_at"
+  "kms_key,policy_text,tags,lifecycle_policy,lifecycle_evaluated_at,key_id"
   static RepositoryRecord RowToRepo(Query& q) {
     RepositoryRecord r;
     r.name = q.Text(0);
@@ -721,6 +725,7 @@ class SqliteStoreImpl final : public MetadataStore {
     r.tags_json = q.Text(8);
     r.lifecycle_policy = q.Text(9);
     r.lifecycle_evaluated_at = q.Int(10);
+    r.key_id = q.Text(11);
     return r;
   }
 
@@ -729,7 +734,8 @@ class SqliteStoreImpl final : public MetadataStore {
       BERTH_ASSIGN_OR_RETURN(
           auto q, c.Prepare("INSERT OR IGNORE INTO repositories(name,created_at,"
                             "image_tag_mutability,mutability_exclusions,scan_on_push,"
-                            "encryption_type,kms_key,policy_text,tags) VALUES(?,?,?,?,?,?,?,?,?)"));
+                            "encryption_type,kms_key,policy_text,tags,key_id) "
+                            "VALUES(?,?,?,?,?,?,?,?,?,?)"));
       BERTH_TRY(q.Bind(1, r.name)
                     .Bind(2, r.created_at)
                     .Bind(3, r.image_tag_mutability)
@@ -739,6 +745,7 @@ class SqliteStoreImpl final : public MetadataStore {
                     .Bind(7, r.kms_key)
                     .Bind(8, r.policy_text)
                     .Bind(9, r.tags_json)
+                    .Bind(10, r.key_id)
                     .Exec());
       if (q.Changes() == 0) {
         return MakeError(Errc::kAlreadyExists, "repository exists", r.name);

@@ -697,6 +697,7 @@ RepositoryRecord FullRepository(std::string name) {
   r.scan_on_push = true;
   r.encryption_type = "KMS";
   r.kms_key = "arn:aws:kms:us-east-1:123456789012:key/abc";
+  r.key_id = "abc";
   r.policy_text = R"({"Version":"2012-10-17","Statement":[]})";
   r.tags_json = R"([{"Key":"team","Value":"a"}])";
   return r;
@@ -710,6 +711,7 @@ void ExpectSameRepository(const RepositoryRecord& got, const RepositoryRecord& w
   EXPECT_EQ(got.scan_on_push, want.scan_on_push);
   EXPECT_EQ(got.encryption_type, want.encryption_type);
   EXPECT_EQ(got.kms_key, want.kms_key);
+  EXPECT_EQ(got.key_id, want.key_id);
   EXPECT_EQ(got.policy_text, want.policy_text);
   EXPECT_EQ(got.tags_json, want.tags_json);
 }

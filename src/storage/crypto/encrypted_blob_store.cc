@@ -421,34 +421,6 @@ Result<std::string> ReadHeaderBytes(BlobReader& raw) {
 
 }  // namespace
 
-// --- DataKeyCache ---------------------------------------------------------------------------
-
-Secret DataKeyCache::Get(const std::string& wrapped) {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(wrapped);
-  if (it == entries_.end()) {
-    return Secret();
-  }
-  order_.splice(order_.begin(), order_, it->second.pos);
-  return it->second.key.Clone();
-}
-
-void DataKeyCache::Put(const std::string& wrapped, const Secret& key) {
-  if (capacity_ == 0) {
-    return;
-  }
-  std::lock_guard lock(mu_);
-  if (entries_.count(wrapped) != 0) {
-    return;
-  }
-  order_.push_front(wrapped);
-  entries_.emplace(wrapped, Entry{key.Clone(), order_.begin()});
-  while (entries_.size() > capacity_) {
-    entries_.erase(order_.back());
-    order_.pop_back();
-  }
-}
-
 // --- EncryptedBlobStore ---------------------------------------------------------------------
 
 // Private helpers with access to the store's members.
@@ -474,7 +446,7 @@ struct EncryptedAccess {
 };
 
 EncryptedBlobStore::EncryptedBlobStore(BlobStore& inner, kms::KeyService& keys, std::string key,
-                                       std::shared_ptr<DataKeyCache> cache,
+                                       std::shared_ptr<kms::DataKeyCache> cache,
                                        EncryptionOptions options)
     : inner_(inner),
       keys_(keys),
@@ -482,7 +454,7 @@ EncryptedBlobStore::EncryptedBlobStore(BlobStore& inner, kms::KeyService& keys, 
       cache_(std::move(cache)),
       options_(options) {
   if (!cache_) {
-    cache_ = std::make_shared<DataKeyCache>(options_.data_key_cache);
+    cache_ = std::make_shared<kms::DataKeyCache>(options_.data_key_cache);
   }
 }
 

@@ -34,13 +34,11 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "kms/data_key_cache.h"
 #include "kms/key_service.h"
 #include "storage/blob_store.h"
 
@@ -51,31 +49,12 @@ struct EncryptionOptions {
   size_t data_key_cache = 1024;       // unwrapped data keys kept in memory
 };
 
-// Unwrapped data keys by wrapped form, LRU-bounded; shared by the stores of one process.
-class DataKeyCache {
- public:
-  explicit DataKeyCache(size_t capacity) : capacity_(capacity) {}
-  // The unwrapped key (a copy), or an empty Secret.
-  Secret Get(const std::string& wrapped);
-  void Put(const std::string& wrapped, const Secret& key);
-
- private:
-  std::mutex mu_;
-  size_t capacity_;
-  std::list<std::string> order_;  // most recent first
-  struct Entry {
-    Secret key;
-    std::list<std::string>::iterator pos;
-  };
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
-};
-
 class EncryptedBlobStore final : public BlobStore {
  public:
   // Stores into `inner`; new objects get data keys wrapped under `key` (id, ARN or alias).
   // `inner`, `keys` and `cache` must outlive the store.
   EncryptedBlobStore(BlobStore& inner, kms::KeyService& keys, std::string key,
-                     std::shared_ptr<DataKeyCache> cache, EncryptionOptions options = {});
+                     std::shared_ptr<kms::DataKeyCache> cache, EncryptionOptions options = {});
 
   Status CreateUpload(std::string_view upload_id) override;
   Result<std::unique_ptr<BlobWriter>> OpenUpload(std::string_view upload_id) override;
@@ -103,7 +82,7 @@ class EncryptedBlobStore final : public BlobStore {
   BlobStore& inner_;
   kms::KeyService& keys_;
   std::string key_;
-  std::shared_ptr<DataKeyCache> cache_;
+  std::shared_ptr<kms::DataKeyCache> cache_;
   EncryptionOptions options_;
 };
 
