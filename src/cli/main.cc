@@ -15,8 +15,10 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "base/strings.h"
 #include "cli/config.h"
 #include "cli/remote.h"
+#include "kms/builtin_key_service.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "registry/identity.h"
 #include "server/app.h"
@@ -183,6 +185,33 @@ int ShowAudit(const std::string& dir, berth::server::AuditFilter filter, const s
   return 0;
 }
 
+// A KMS key as `aws kms describe-key` prints its KeyMetadata, plus the key's aliases and
+// current version (berth's additions, so one command shows what KMS spreads over several).
+boost::json::object KeyJson(const berth::kms::KeyMetadata& k, const std::string& account_id) {
+  boost::json::object o;
+  o["AWSAccountId"] = account_id;
+  o["KeyId"] = k.key_id;
+  o["Arn"] = k.arn;
+  o["CreationDate"] = berth::FormatRfc3339(k.created_at);
+  o["Enabled"] = k.state == berth::kms::KeyState::kEnabled;
+  o["Description"] = k.description;
+  o["KeyUsage"] = "ENCRYPT_DECRYPT";
+  o["KeyState"] = berth::kms::KeyStateName(k.state);
+  if (k.deletion_date != 0) {
+    o["DeletionDate"] = berth::FormatRfc3339(k.deletion_date);
+  }
+  o["Origin"] = "AWS_KMS";
+  o["KeyManager"] = k.aws_managed ? "AWS" : "CUSTOMER";
+  o["KeySpec"] = "SYMMETRIC_DEFAULT";
+  boost::json::array aliases;
+  for (const auto& a : k.aliases) {
+    aliases.emplace_back(a);
+  }
+  o["Aliases"] = std::move(aliases);
+  o["CurrentKeyVersion"] = k.current_version;
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,7 +242,8 @@ int main(int argc, char** argv) {
 
   // berth admin: offline administration of a data directory (safe while the server runs).
   std::string admin_dir = "./data";
-  CLI::App* admin = app.add_subcommand("admin", "Administer users, access keys and policies");
+  CLI::App* admin =
+      app.add_subcommand("admin", "Administer users, access keys, policies and KMS keys");
   admin->add_option("--data-dir", admin_dir, "Data directory (default ./data)");
   admin->require_subcommand(1);
   CLI::App* user = admin->add_subcommand("user", "Users")->require_subcommand(1);
@@ -224,14 +254,46 @@ int main(int argc, char** argv) {
   CLI::App* user_list = user->add_subcommand("list", "List users");
   CLI::App* user_delete = user->add_subcommand("delete", "Delete a user and its keys");
   user_delete->add_option("name", user_name)->required();
-  CLI::App* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
+  CLI::App* access_key =
+      admin->add_subcommand("access-key", "Access keys (AWS credentials)")->require_subcommand(1);
   std::string key_user, key_id;
-  CLI::App* key_create = key->add_subcommand("create", "Create an access key for a user");
+  CLI::App* key_create = access_key->add_subcommand("create", "Create an access key for a user");
   key_create->add_option("user", key_user)->required();
-  CLI::App* key_list = key->add_subcommand("list", "List access keys");
+  CLI::App* key_list = access_key->add_subcommand("list", "List access keys");
   key_list->add_option("--user", key_user);
-  CLI::App* key_delete = key->add_subcommand("delete", "Delete an access key");
+  CLI::App* key_delete = access_key->add_subcommand("delete", "Delete an access key");
   key_delete->add_option("id", key_id)->required();
+  // berth admin key: the built-in KMS keys that encrypt data keys (kms/builtin_key_service.h).
+  CLI::App* kms =
+      admin->add_subcommand("key", "KMS keys (encryption at rest)")->require_subcommand(1);
+  std::string kms_key, kms_alias, kms_description;
+  int kms_window_days = 30;
+  CLI::App* kms_create = kms->add_subcommand("create", "Create a customer managed key");
+  kms_create->add_option("--alias", kms_alias, "Also create this alias (alias/NAME)");
+  kms_create->add_option("--description", kms_description, "Description");
+  CLI::App* kms_list = kms->add_subcommand("list", "List keys (customer and AWS managed)");
+  CLI::App* kms_describe = kms->add_subcommand("describe", "Print one key");
+  CLI::App* kms_enable = kms->add_subcommand("enable", "Enable a disabled key");
+  CLI::App* kms_disable =
+      kms->add_subcommand("disable", "Disable a key: data it protects cannot be read meanwhile");
+  CLI::App* kms_rotate =
+      kms->add_subcommand("rotate", "Add a key version for new data; old data stays readable");
+  CLI::App* kms_schedule = kms->add_subcommand(
+      "schedule-deletion", "Schedule deletion: after the window, data it protects is lost");
+  kms_schedule->add_option("--pending-window-days", kms_window_days, "7-30 (default 30)")
+      ->check(CLI::Range(7, 30));
+  CLI::App* kms_cancel = kms->add_subcommand(
+      "cancel-deletion", "Cancel a scheduled deletion (the key stays disabled)");
+  for (CLI::App* cmd :
+       {kms_describe, kms_enable, kms_disable, kms_rotate, kms_schedule, kms_cancel}) {
+    cmd->add_option("key", kms_key, "Key id, key ARN, alias name or alias ARN")->required();
+  }
+  CLI::App* kms_alias_create = kms->add_subcommand("create-alias", "Point a new alias at a key");
+  kms_alias_create->add_option("alias", kms_alias, "alias/NAME")->required();
+  kms_alias_create->add_option("key", kms_key, "Key id, key ARN, alias name or alias ARN")
+      ->required();
+  CLI::App* kms_alias_delete = kms->add_subcommand("delete-alias", "Delete an alias");
+  kms_alias_delete->add_option("alias", kms_alias, "alias/NAME")->required();
   CLI::App* policy = admin->add_subcommand("policy", "Identity policies")->require_subcommand(1);
   std::string policy_user, policy_name;
   CLI::App* policy_attach = policy->add_subcommand("attach", "Attach a managed policy");
@@ -373,6 +435,65 @@ int main(int argc, char** argv) {
     }
     if (key_delete->parsed()) {
       return check(id.DeleteAccessKeyBlocking(key_id));
+    }
+    if (kms->parsed()) {
+      berth::kms::BuiltinKeyService keys(**meta, *master, berth::SystemClock::Get(),
+                                         id.account().region, id.account().registry_id);
+      const std::string& account = id.account().registry_id;
+      auto print = [&](const berth::Result<berth::kms::KeyMetadata>& k) {
+        if (!k.ok()) {
+          return Fail(k.error().message);
+        }
+        std::printf("%s\n", boost::json::serialize(KeyJson(*k, account)).c_str());
+        return 0;
+      };
+      if (kms_create->parsed()) {
+        std::optional<std::string> alias;
+        if (!kms_alias.empty()) {
+          alias = kms_alias;
+        }
+        return print(keys.CreateKey(kms_description, alias));
+      }
+      if (kms_list->parsed()) {
+        auto all = keys.ListKeys();
+        if (!all.ok()) {
+          return Fail(all.error().message);
+        }
+        boost::json::array out;
+        for (const auto& k : *all) {
+          out.emplace_back(KeyJson(k, account));
+        }
+        std::printf("%s\n", boost::json::serialize(boost::json::object{{"Keys", out}}).c_str());
+        return 0;
+      }
+      if (kms_describe->parsed()) {
+        return print(keys.DescribeKey(kms_key));
+      }
+      if (kms_enable->parsed()) {
+        return print(keys.EnableKey(kms_key));
+      }
+      if (kms_disable->parsed()) {
+        return print(keys.DisableKey(kms_key));
+      }
+      if (kms_rotate->parsed()) {
+        return print(keys.RotateKey(kms_key));
+      }
+      if (kms_schedule->parsed()) {
+        return print(keys.ScheduleKeyDeletion(kms_key, kms_window_days));
+      }
+      if (kms_cancel->parsed()) {
+        return print(keys.CancelKeyDeletion(kms_key));
+      }
+      if (kms_alias_create->parsed()) {
+        if (auto s = keys.CreateAlias(kms_alias, kms_key); !s.ok()) {
+          return Fail(s.error().message);
+        }
+        return print(keys.DescribeKey(kms_alias));
+      }
+      if (kms_alias_delete->parsed()) {
+        return check(keys.DeleteAlias(kms_alias));
+      }
+      return 0;
     }
     if (policy_attach->parsed()) {
       return check(id.AttachPolicyBlocking(policy_user, policy_name));

@@ -85,12 +85,12 @@ admin_try() {
 new_user() {
   local name=$1 key_json
   admin_cli user create "$name" >/dev/null
-  key_json=$(admin_cli key create "$name")
+  key_json=$(admin_cli access-key create "$name")
   KEY_ID[$name]=$(jq -er .AccessKeyId <<<"$key_json") ||
-    fail "key create $name printed no AccessKeyId: $key_json"
+    fail "access-key create $name printed no AccessKeyId: $key_json"
   SECRET[$name]=$(jq -er .SecretAccessKey <<<"$key_json") ||
-    fail "key create $name printed no SecretAccessKey"
-  ck_eq "key create $name: UserName" "$name" "$(jq -r .UserName <<<"$key_json")"
+    fail "access-key create $name printed no SecretAccessKey"
+  ck_eq "access-key create $name: UserName" "$name" "$(jq -r .UserName <<<"$key_json")"
   write_aws_creds "$name"
 }
 

@@ -469,16 +469,16 @@ printf '[default]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_k
   >"$WORK/bad-key"
 AWS_SHARED_CREDENTIALS_FILE=$WORK/bad-key ecr_err UnrecognizedClientException describe-repositories
 run "$BERTH_BIN" admin --data-dir "$BERTH_DATA" user create carol
-KEY_JSON=$(out "$BERTH_BIN" admin --data-dir "$BERTH_DATA" key create carol)
+KEY_JSON=$(out "$BERTH_BIN" admin --data-dir "$BERTH_DATA" access-key create carol)
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
   "$(jq -r .AccessKeyId <<<"$KEY_JSON")" "$(jq -r .SecretAccessKey <<<"$KEY_JSON")" >"$WORK/carol"
 chmod 600 "$WORK/carol"
 run "$BERTH_BIN" admin --data-dir "$BERTH_DATA" policy attach carol AmazonEC2ContainerRegistryReadOnly
 AWS_SHARED_CREDENTIALS_FILE=$WORK/carol ecr describe-repositories >/dev/null
-pass "a key made with 'berth admin key create' works with the CLI"
+pass "a key made with 'berth admin access-key create' works with the CLI"
 # The read-only managed policy does not include ecr:DescribeRegistry (as on AWS).
 AWS_SHARED_CREDENTIALS_FILE=$WORK/carol ecr_err AccessDeniedException describe-registry
-run "$BERTH_BIN" admin --data-dir "$BERTH_DATA" key delete "$(jq -r .AccessKeyId <<<"$KEY_JSON")"
+run "$BERTH_BIN" admin --data-dir "$BERTH_DATA" access-key delete "$(jq -r .AccessKeyId <<<"$KEY_JSON")"
 AWS_SHARED_CREDENTIALS_FILE=$WORK/carol ecr_err UnrecognizedClientException describe-registry
 if grep -qF "$(jq -r .SecretAccessKey <<<"$KEY_JSON")" "$BERTH_LOG"; then
   check_fail "a secret access key appears in the server log"

@@ -1925,7 +1925,7 @@ class TestUsersAndKeys(EcrTestCase):
 
     def test_user_key_lifecycle(self):
         self.admin("user", "create", "alice")
-        key = json.loads(self.admin("key", "create", "alice"))
+        key = json.loads(self.admin("access-key", "create", "alice"))
         self.assertEqual(set(key), {"AccessKeyId", "SecretAccessKey", "UserName"})
         self.assertEqual(key["UserName"], "alice")
         self.assertRegex(key["AccessKeyId"], r"^AKIA[A-Z0-9]{16}$")
@@ -1933,7 +1933,7 @@ class TestUsersAndKeys(EcrTestCase):
         kid, secret = key["AccessKeyId"], key["SecretAccessKey"]
 
         self.assertIn("alice", self.admin("user", "list"))
-        self.assertIn(kid, self.admin("key", "list"))
+        self.assertIn(kid, self.admin("access-key", "list"))
         self.admin("policy", "attach", "alice", "AmazonEC2ContainerRegistryReadOnly")
 
         alice = ecr_client(self.berth, key=kid, secret=secret)
@@ -1946,8 +1946,8 @@ class TestUsersAndKeys(EcrTestCase):
         self.assertStatus(self.request("GET", "/v2/", headers={
             "Authorization": "Basic " + tok}), 200)
 
-        self.admin("key", "delete", kid)
-        self.assertNotIn(kid, self.admin("key", "list"))
+        self.admin("access-key", "delete", kid)
+        self.assertNotIn(kid, self.admin("access-key", "list"))
         self.assertEcrError("UnrecognizedClientException", alice.describe_repositories)
         r = self.request("GET", "/v2/", headers={"Authorization": basic(kid, secret)})
         self.assertStatus(r, 401)
