@@ -142,6 +142,22 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(w, "unknown key");
           }
         }
+      } else if (key == "encryption") {
+        for (const auto& a : v) {
+          std::string k = a.first.as<std::string>();
+          if (k == "at_rest") {
+            c.encryption_at_rest = a.second.as<bool>();
+          } else if (k == "segment_size") {
+            BERTH_ASSIGN_OR_RETURN(uint64_t n,
+                                   ParseBytes(where + "." + k, a.second.as<std::string>()));
+            if (n < 4096 || n > (16u << 20)) {
+              return Bad(where + "." + k, "must be between 4KiB and 16MiB");
+            }
+            c.encryption_segment_size = static_cast<uint32_t>(n);
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
       } else if (key == "audit") {
         for (const auto& a : v) {
           std::string k = a.first.as<std::string>();
@@ -227,6 +243,16 @@ Status ApplyEnvironment(Config& c) {
   }
   if (const char* v = env("BERTH_GC_GRACE_PERIOD")) {
     BERTH_ASSIGN_OR_RETURN(c.gc_grace_seconds, ParseSeconds("BERTH_GC_GRACE_PERIOD", v));
+  }
+  if (const char* v = env("BERTH_ENCRYPTION_AT_REST")) {
+    std::string s = v;
+    if (s == "true" || s == "1" || s == "on") {
+      c.encryption_at_rest = true;
+    } else if (s == "false" || s == "0" || s == "off") {
+      c.encryption_at_rest = false;
+    } else {
+      return MakeError(Errc::kInvalidArgument, "BERTH_ENCRYPTION_AT_REST: expected true or false");
+    }
   }
   if (const char* v = env("BERTH_AUDIT_DIR")) {
     c.audit_dir = v;

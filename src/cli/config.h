@@ -38,6 +38,9 @@ struct Config {
   int64_t lifecycle_interval_seconds = 24 * 3600;
   int64_t gc_interval_seconds = 3600;
   int64_t gc_grace_seconds = 3600;
+  // Encryption at rest of repositories created from now on (see README "Encryption").
+  bool encryption_at_rest = true;
+  uint32_t encryption_segment_size = 64 * 1024;
 };
 // Where the audit trail of `config` lives.
 std::string AuditDir(const Config& config);

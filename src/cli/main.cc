@@ -107,6 +107,8 @@ int Serve(berth::cli::Config config) {
   opts.housekeeping.lifecycle_interval = std::chrono::seconds(config.lifecycle_interval_seconds);
   opts.housekeeping.gc_interval = std::chrono::seconds(config.gc_interval_seconds);
   opts.housekeeping.gc_grace_seconds = config.gc_grace_seconds;
+  opts.encryption_at_rest = config.encryption_at_rest;
+  opts.encryption_segment_size = config.encryption_segment_size;
   auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));
   if (!master.ok()) {
     return Fail("master key: " + master.error().message);

@@ -470,7 +470,11 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     rec.media_type = parsed.media_type;
     rec.artifact_type = parsed.artifact_type;
     rec.subject = parsed.subject;
-    rec.annotations_json = parsed.annotations_json;
+    // Annotations are indexed only where the referrers API lists them (manifests with a
+    // subject); in encrypted repositories nothing else of a manifest is kept in plaintext.
+    if (key.empty() || !parsed.subject.empty()) {
+      rec.annotations_json = parsed.annotations_json;
+    }
     rec.size = body.size();
     rec.pushed_at = now;
     BERTH_ASSIGN_OR_RETURN(rec.body, SealManifestBlocking(key, repo, rec.digest, body));

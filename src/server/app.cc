@@ -26,6 +26,8 @@
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/strings.h"
+#include "kms/builtin_key_service.h"
+#include "storage/crypto/encrypted_blob_store.h"
 #include "server/metrics.h"
 
 namespace berth::server {
@@ -50,6 +52,11 @@ struct App::Impl {
   std::unique_ptr<api::ecr::EcrApi> ecr;
   Metrics metrics;
   std::unique_ptr<AuditLog> audit;
+  // Encryption at rest (set up by Bootstrap when on).
+  std::unique_ptr<kms::BuiltinKeyService> keys;
+  std::shared_ptr<kms::DataKeyCache> key_cache;
+  std::mutex enc_mu;
+  std::unordered_map<std::string, std::unique_ptr<storage::EncryptedBlobStore>> enc_stores;
   std::unique_ptr<http::Server> server;
   asio::signal_set signals;
   asio::steady_timer purge_timer;
@@ -77,6 +84,82 @@ struct App::Impl {
         [this](const lifecycle::AppliedAction& a) { OnLifecycleAction(a); });
     housekeeping = std::make_unique<Housekeeping>(ioc, registry, *runner, SystemClock::Get(),
                                                   options.housekeeping);
+  }
+
+  // Every use of or change to a key, in the audit log (never key bytes).
+  void OnKeyUsage(const kms::KeyUsageEvent& e) {
+    if (!audit) {
+      return;
+    }
+    boost::json::object o;
+    o["time"] = FormatAuditTime(SystemClock::Get().NowMillis());
+    o["api"] = "kms";
+    o["principal"] = "berth:storage";
+    o["action"] = "kms:" + e.operation;
+    o["resource"] = e.key_arn;
+    o["key_id"] = e.key_id;
+    o["encryption_context"] = e.purpose;
+    o["result"] = e.ok ? "success" : "error";
+    if (!e.ok) {
+      o["error"] = std::string(ErrcName(e.error_code));
+      o["message"] = e.error_message;
+    }
+    audit->Append(boost::json::serialize(o));
+  }
+
+  // The key a new repository is encrypted under, from its encryptionConfiguration: AES256 uses
+  // the registry's service key, KMS a customer key (or ECR's default alias/aws/ecr).
+  Result<std::string> ResolveRepositoryKey(meta::RepositoryRecord& r) {
+    if (r.encryption_type == "AES256") {
+      BERTH_ASSIGN_OR_RETURN(kms::KeyMetadata m, keys->EnsureManagedKey("alias/berth/aes256"));
+      return m.key_id;
+    }
+    if (r.kms_key.empty()) {
+      BERTH_ASSIGN_OR_RETURN(kms::KeyMetadata m, keys->EnsureManagedKey("alias/aws/ecr"));
+      r.kms_key = m.arn;
+      return m.key_id;
+    }
+    auto m = keys->DescribeKey(r.kms_key);
+    if (!m.ok()) {
+      if (m.error().code == Errc::kNotFound || m.error().code == Errc::kInvalidArgument) {
+        return MakeError(Errc::kKeyUnavailable, "KMS key " + r.kms_key + " was not found");
+      }
+      return std::move(m).error();
+    }
+    if (m->state != kms::KeyState::kEnabled) {
+      return MakeError(Errc::kKeyUnavailable,
+                       m->arn + " is " + std::string(kms::KeyStateName(m->state)) + ".");
+    }
+    r.kms_key = m->arn;
+    return m->key_id;
+  }
+
+  storage::BlobStore& EncryptingStore(const std::string& key_id) {
+    std::lock_guard lock(enc_mu);
+    auto& slot = enc_stores[key_id];
+    if (!slot) {
+      storage::EncryptionOptions eo;
+      eo.segment_size = options.encryption_segment_size;
+      slot = std::make_unique<storage::EncryptedBlobStore>(*blobs, *keys, key_id, key_cache, eo);
+    }
+    return *slot;
+  }
+
+  void SetUpEncryption() {
+    kms::BuiltinKeyServiceOptions ko;
+    ko.on_key_usage = [this](const kms::KeyUsageEvent& e) { OnKeyUsage(e); };
+    keys = std::make_unique<kms::BuiltinKeyService>(*meta, master_key, SystemClock::Get(),
+                                                    identity.account().region,
+                                                    identity.account().registry_id, ko);
+    key_cache = std::make_shared<kms::DataKeyCache>(4096);
+    registry::EncryptionHooks hooks;
+    hooks.resolve_key = [this](meta::RepositoryRecord& r) { return ResolveRepositoryKey(r); };
+    hooks.store_for = [this](const std::string& id) -> storage::BlobStore& {
+      return EncryptingStore(id);
+    };
+    hooks.keys = keys.get();
+    hooks.key_cache = key_cache;
+    registry.SetEncryption(std::move(hooks));
   }
 
   // Every image a lifecycle run expired or archived: counted, and written to the audit log
@@ -417,6 +500,21 @@ Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
                                            std::move(preset_admin_key));
   if (!key.ok()) {
     return std::move(key).error();
+  }
+  // The key service is always available (keys can be managed, encrypted repositories read);
+  // new repositories use it only while encryption at rest is on.
+  im.SetUpEncryption();
+  if (!im.options.encryption_at_rest) {
+    registry::EncryptionHooks hooks;
+    hooks.keys = im.keys.get();
+    hooks.key_cache = im.key_cache;
+    hooks.store_for = [&im](const std::string& id) -> storage::BlobStore& {
+      return im.EncryptingStore(id);
+    };
+    hooks.resolve_key = [](meta::RepositoryRecord&) -> Result<std::string> {
+      return std::string();
+    };
+    im.registry.SetEncryption(std::move(hooks));
   }
   im.authorizer =
       std::make_unique<auth::Authorizer>(im.identity, im.identity.account(), SystemClock::Get());

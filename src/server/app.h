@@ -39,6 +39,11 @@ struct AppOptions {
   AuditOptions audit;
   // Lifecycle and garbage-collection schedules (see housekeeping.h).
   HousekeepingOptions housekeeping;
+  // Encryption at rest: repositories created while it is on are encrypted (blobs and
+  // manifests) under keys of the built-in key service; off, new repositories are stored in
+  // plaintext and pulls use zero-copy sendfile. Existing repositories keep what they have.
+  bool encryption_at_rest = true;
+  uint32_t encryption_segment_size = 64 * 1024;
 };
 
 class App {
