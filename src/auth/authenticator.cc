@@ -185,4 +185,20 @@ boost::asio::awaitable<Result<iam::Principal>> Authenticator::AuthenticateHeader
   co_return UserPrincipal(key->user, user);
 }
 
+boost::asio::awaitable<Result<iam::Principal>> Authenticator::AuthenticateClientCertificate(
+    std::string common_name) {
+  if (common_name.empty()) {
+    co_return MakeError(Errc::kAuthMissing, "authentication required");
+  }
+  auto kind = co_await keys_.LookupPrincipal(common_name);
+  if (!kind.ok() && kind.error().code != Errc::kNotFound) {
+    co_return std::move(kind).error();
+  }
+  if (!kind.ok() || *kind != iam::Principal::Kind::kUser) {
+    co_return MakeError(Errc::kUnknownAccessKey,
+                        "the client certificate names '" + common_name + "', not a berth user");
+  }
+  co_return UserPrincipal(common_name, "");
+}
+
 }  // namespace berth::auth

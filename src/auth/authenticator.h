@@ -2,7 +2,8 @@
 //
 //   ECR API   AWS SigV4 (header or presigned query), against the access key's secret.
 //   OCI API   HTTP Basic with user "AWS" and a registry token from GetAuthorizationToken, or
-//             with an access key id and secret; or a Bearer token from the token endpoint.
+//             with an access key id and secret; or a Bearer token from the token endpoint;
+//             or, with none of these, a verified TLS client certificate naming a user.
 //
 // Registry tokens are stateless: base64url(JSON claims) "." base64url(HMAC-SHA256), keyed by a
 // key derived from the master key, so any node sharing the master key verifies them. Each
@@ -62,6 +63,12 @@ class Authenticator {
   // Errors: kAuthMalformed, kUnknownAccessKey, kSignatureMismatch (wrong secret),
   // kSignatureExpired (token expired).
   boost::asio::awaitable<Result<iam::Principal>> AuthenticateHeader(std::string authorization);
+  // mTLS: the common name of a client certificate the TLS layer verified against the
+  // configured client CA (http::Request::client_subject()). The name must be an existing
+  // berth user (not a role); the principal carries no access key id. Empty → kAuthMissing;
+  // no such user → kUnknownAccessKey.
+  boost::asio::awaitable<Result<iam::Principal>> AuthenticateClientCertificate(
+      std::string common_name);
 
  private:
   boost::asio::awaitable<Result<iam::Principal>> FromToken(std::string token, std::string kind);

@@ -1,5 +1,11 @@
 #include "auth/authenticator.h"
 
+#include <map>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 namespace berth::auth {
@@ -51,6 +57,54 @@ TEST(TokenServiceTest, TokensAreUnique) {
   FakeClock clock;
   TokenService tokens(Secret(std::string(32, 'k')), clock);
   EXPECT_NE(tokens.Issue(Claims(clock.NowSeconds())), tokens.Issue(Claims(clock.NowSeconds())));
+}
+
+// Principals by name; no access keys.
+class FakePrincipals final : public iam::CredentialSource {
+ public:
+  boost::asio::awaitable<Result<iam::AccessKeyInfo>> LookupAccessKey(std::string) override {
+    co_return MakeError(Errc::kUnknownAccessKey, "no keys here");
+  }
+  boost::asio::awaitable<Result<iam::Principal::Kind>> LookupPrincipal(std::string name) override {
+    auto it = kinds.find(name);
+    if (it == kinds.end()) {
+      co_return MakeError(Errc::kNotFound, "no principal " + name);
+    }
+    co_return it->second;
+  }
+  std::map<std::string, iam::Principal::Kind> kinds;
+};
+
+Result<iam::Principal> RunSync(Authenticator& a, std::string cn) {
+  boost::asio::io_context ioc;
+  std::optional<Result<iam::Principal>> out;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        out.emplace(co_await a.AuthenticateClientCertificate(cn));
+      },
+      boost::asio::detached);
+  ioc.run();
+  return std::move(*out);
+}
+
+TEST(AuthenticatorTest, ClientCertificateNamesAnExistingUser) {
+  FakeClock clock;
+  TokenService tokens(Secret(std::string(32, 'k')), clock);
+  FakePrincipals principals;
+  principals.kinds["alice"] = iam::Principal::Kind::kUser;
+  principals.kinds["builder"] = iam::Principal::Kind::kRole;
+  Authenticator auth(principals, tokens, clock);
+
+  auto alice = RunSync(auth, "alice");
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  EXPECT_EQ(alice->kind, iam::Principal::Kind::kUser);
+  EXPECT_EQ(alice->name, "alice");
+  EXPECT_EQ(alice->access_key_id, "");
+
+  EXPECT_EQ(RunSync(auth, "").error().code, Errc::kAuthMissing);
+  EXPECT_EQ(RunSync(auth, "mallory").error().code, Errc::kUnknownAccessKey);
+  EXPECT_EQ(RunSync(auth, "builder").error().code, Errc::kUnknownAccessKey);  // roles: no
 }
 
 }  // namespace

@@ -92,6 +92,7 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
       std::string where = path + ": " + key;
       if (key == "listen") {
         c.listen = v.as<std::string>();
+        c.listen_explicit = true;
       } else if (key == "data_dir") {
         c.data_dir = v.as<std::string>();
       } else if (key == "log_level") {
@@ -175,6 +176,26 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(where + "." + k, "unknown key");
           }
         }
+      } else if (key == "tls") {
+        for (const auto& t : v) {
+          std::string k = t.first.as<std::string>();
+          std::string val = t.second.as<std::string>();
+          if (k == "listen") {
+            c.tls_listen = val;
+          } else if (k == "cert_file") {
+            c.tls_cert_file = val;
+          } else if (k == "key_file") {
+            c.tls_key_file = val;
+          } else if (k == "client_ca_file") {
+            c.tls_client_ca_file = val;
+          } else if (k == "client_auth") {
+            c.tls_client_auth = val;
+          } else if (k == "hsts_max_age") {
+            BERTH_ASSIGN_OR_RETURN(c.hsts_max_age_seconds, ParseSeconds(where + "." + k, val));
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
       } else if (key == "http") {
         for (const auto& h : v) {
           std::string k = h.first.as<std::string>();
@@ -212,6 +233,25 @@ Status ApplyEnvironment(Config& c) {
   };
   if (const char* v = env("BERTH_LISTEN")) {
     c.listen = v;
+    c.listen_explicit = true;
+  }
+  if (const char* v = env("BERTH_TLS_LISTEN")) {
+    c.tls_listen = v;
+  }
+  if (const char* v = env("BERTH_TLS_CERT_FILE")) {
+    c.tls_cert_file = v;
+  }
+  if (const char* v = env("BERTH_TLS_KEY_FILE")) {
+    c.tls_key_file = v;
+  }
+  if (const char* v = env("BERTH_TLS_CLIENT_CA_FILE")) {
+    c.tls_client_ca_file = v;
+  }
+  if (const char* v = env("BERTH_TLS_CLIENT_AUTH")) {
+    c.tls_client_auth = v;
+  }
+  if (const char* v = env("BERTH_TLS_HSTS_MAX_AGE")) {
+    BERTH_ASSIGN_OR_RETURN(c.hsts_max_age_seconds, ParseSeconds("BERTH_TLS_HSTS_MAX_AGE", v));
   }
   if (const char* v = env("BERTH_DATA_DIR")) {
     c.data_dir = v;
@@ -261,6 +301,24 @@ Status ApplyEnvironment(Config& c) {
     BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds, ParseSeconds("BERTH_UPLOAD_TTL", v));
   }
   return Ok{};
+}
+
+bool TlsEnabled(const Config& c) { return !c.tls_cert_file.empty() || !c.tls_key_file.empty(); }
+
+bool PlainHttpEnabled(const Config& c) { return !TlsEnabled(c) || c.listen_explicit; }
+
+Result<std::string> EffectiveClientAuth(const Config& c) {
+  std::string mode = c.tls_client_auth;
+  if (mode.empty()) {
+    mode = c.tls_client_ca_file.empty() ? "none" : "optional";
+  }
+  if (mode != "none" && mode != "optional" && mode != "require") {
+    return Bad("tls.client_auth", "must be none, optional or require, not '" + mode + "'");
+  }
+  if (mode != "none" && c.tls_client_ca_file.empty()) {
+    return Bad("tls.client_auth", mode + " needs tls.client_ca_file");
+  }
+  return mode;
 }
 
 std::string AuditDir(const Config& c) {

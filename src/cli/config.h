@@ -11,7 +11,17 @@
 namespace berth::cli {
 
 struct Config {
+  // Plain HTTP listener. Without TLS it is always on (the zero-config quick start); with TLS
+  // configured it is on only when `listen` was given explicitly (file, BERTH_LISTEN, --listen).
   std::string listen = "127.0.0.1:5000";
+  bool listen_explicit = false;
+  // HTTPS: on when tls_cert_file (and tls_key_file) are set.
+  std::string tls_listen = "127.0.0.1:5443";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // CA for client certificates (mTLS)
+  std::string tls_client_auth;     // none | optional | require; empty: optional with a CA
+  int64_t hsts_max_age_seconds = 365 * 86400;  // 0: no Strict-Transport-Security
   std::string data_dir = "./data";
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
@@ -44,6 +54,12 @@ struct Config {
 };
 // Where the audit trail of `config` lives.
 std::string AuditDir(const Config& config);
+// Whether HTTPS is configured, and whether plain HTTP is served (see Config::listen).
+bool TlsEnabled(const Config& config);
+bool PlainHttpEnabled(const Config& config);
+// "none", "optional" or "require": the client_auth setting, its default applied.
+// kInvalidArgument for another value, or for optional/require without a client CA.
+Result<std::string> EffectiveClientAuth(const Config& config);
 
 // Applies the YAML file at `path` over `config`. Errors: kInvalidArgument with the file, key
 // and reason.

@@ -231,6 +231,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFileCase{"uploads:\n  ttl: soon\n", "uploads.ttl"},
                       BadFileCase{"uploads:\n  max_blob_size: huge\n", "uploads.max_blob_size"},
                       BadFileCase{"http:\n  bar: 1\n", "http.bar"},
+                      BadFileCase{"tls:\n  cert: x.pem\n", "tls.cert"},
+                      BadFileCase{"tls:\n  hsts_max_age: forever\n", "tls.hsts_max_age"},
                       BadFileCase{"http:\n  idle_timeout: never\n", "http.idle_timeout"},
                       BadFileCase{"http:\n  header_limit: 100\n", "http.header_limit"},
                       BadFileCase{"http:\n  header_limit: 99999999\n", "http.header_limit"},
@@ -238,6 +240,49 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFileCase{"- listen\n- data_dir\n", ""},
                       BadFileCase{"access_log: perhaps\n", ""},
                       BadFileCase{"io_threads: many\n", ""}));
+
+TEST_F(ConfigFileTest, TlsKeysAndTheListenerModel) {
+  std::string path = Write("tls.yaml", R"(
+tls:
+  listen: 0.0.0.0:443
+  cert_file: /etc/berth/server.pem
+  key_file: /etc/berth/server-key.pem
+  client_ca_file: /etc/berth/clients.pem
+  client_auth: require
+  hsts_max_age: 1d
+)");
+  Config c;
+  EXPECT_FALSE(TlsEnabled(c));
+  EXPECT_TRUE(PlainHttpEnabled(c));  // zero config: plain HTTP on 127.0.0.1:5000
+  Status s = ApplyConfigFile(path, c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(c.tls_listen, "0.0.0.0:443");
+  EXPECT_EQ(c.tls_cert_file, "/etc/berth/server.pem");
+  EXPECT_EQ(c.tls_key_file, "/etc/berth/server-key.pem");
+  EXPECT_EQ(c.tls_client_ca_file, "/etc/berth/clients.pem");
+  EXPECT_EQ(c.hsts_max_age_seconds, 86400);
+  EXPECT_EQ(*EffectiveClientAuth(c), "require");
+  EXPECT_TRUE(TlsEnabled(c));
+  EXPECT_FALSE(PlainHttpEnabled(c));  // TLS on: plain HTTP only when asked for
+
+  std::string with_plain = Write("both.yaml", "listen: 127.0.0.1:8080\n");
+  ASSERT_TRUE(ApplyConfigFile(with_plain, c).ok());
+  EXPECT_TRUE(PlainHttpEnabled(c));
+}
+
+TEST(ClientAuthTest, DefaultsAndValidation) {
+  Config c;
+  EXPECT_EQ(*EffectiveClientAuth(c), "none");
+  c.tls_client_ca_file = "ca.pem";
+  EXPECT_EQ(*EffectiveClientAuth(c), "optional");  // a CA alone asks for certificates
+  c.tls_client_auth = "none";
+  EXPECT_EQ(*EffectiveClientAuth(c), "none");
+  c.tls_client_auth = "sometimes";
+  EXPECT_EQ(EffectiveClientAuth(c).error().code, Errc::kInvalidArgument);
+  c.tls_client_auth = "require";
+  c.tls_client_ca_file.clear();
+  EXPECT_EQ(EffectiveClientAuth(c).error().code, Errc::kInvalidArgument);
+}
 
 TEST_F(ConfigFileTest, MissingFileIsAnError) {
   Config c;
@@ -250,8 +295,10 @@ TEST_F(ConfigFileTest, MissingFileIsAnError) {
 
 class EnvironmentTest : public ::testing::Test {
  protected:
-  static constexpr const char* kVars[] = {"BERTH_LISTEN", "BERTH_DATA_DIR", "BERTH_LOG_LEVEL",
-                                          "BERTH_LOG_FORMAT", "BERTH_UPLOAD_TTL"};
+  static constexpr const char* kVars[] = {
+      "BERTH_LISTEN",          "BERTH_DATA_DIR",          "BERTH_LOG_LEVEL",    "BERTH_LOG_FORMAT",
+      "BERTH_UPLOAD_TTL",      "BERTH_TLS_CERT_FILE",     "BERTH_TLS_KEY_FILE", "BERTH_TLS_LISTEN",
+      "BERTH_TLS_CLIENT_AUTH", "BERTH_TLS_CLIENT_CA_FILE"};
   void SetUp() override { ClearAll(); }
   void TearDown() override { ClearAll(); }
   static void ClearAll() {
@@ -287,6 +334,25 @@ TEST_F(EnvironmentTest, AppliesVariables) {
   EXPECT_EQ(c.log_level, "trace");
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.upload_ttl_seconds, 3600);
+}
+
+TEST_F(EnvironmentTest, TlsVariablesAndExplicitListen) {
+  ::setenv("BERTH_TLS_CERT_FILE", "/c.pem", 1);
+  ::setenv("BERTH_TLS_KEY_FILE", "/k.pem", 1);
+  ::setenv("BERTH_TLS_LISTEN", "0.0.0.0:8443", 1);
+  ::setenv("BERTH_TLS_CLIENT_CA_FILE", "/ca.pem", 1);
+  ::setenv("BERTH_TLS_CLIENT_AUTH", "require", 1);
+  Config c;
+  ASSERT_TRUE(ApplyEnvironment(c).ok());
+  EXPECT_EQ(c.tls_cert_file, "/c.pem");
+  EXPECT_EQ(c.tls_key_file, "/k.pem");
+  EXPECT_EQ(c.tls_listen, "0.0.0.0:8443");
+  EXPECT_EQ(c.tls_client_ca_file, "/ca.pem");
+  EXPECT_EQ(c.tls_client_auth, "require");
+  EXPECT_FALSE(PlainHttpEnabled(c));
+  ::setenv("BERTH_LISTEN", "127.0.0.1:5000", 1);
+  ASSERT_TRUE(ApplyEnvironment(c).ok());
+  EXPECT_TRUE(PlainHttpEnabled(c));
 }
 
 TEST_F(EnvironmentTest, EmptyVariablesAreIgnored) {

@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "cli/config.h"
 #include "cli/remote.h"
+#include "cli/tls_certs.h"
 #include "kms/builtin_key_service.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "registry/identity.h"
@@ -86,6 +87,26 @@ int Serve(berth::cli::Config config) {
   berth::server::AppOptions opts;
   opts.http.host = listen->first;
   opts.http.port = listen->second;
+  opts.plain_http = berth::cli::PlainHttpEnabled(config);
+  if (berth::cli::TlsEnabled(config)) {
+    auto tls_listen = berth::cli::ParseListen(config.tls_listen);
+    if (!tls_listen.ok()) {
+      return Fail("tls.listen: " + tls_listen.error().message);
+    }
+    auto mode = berth::cli::EffectiveClientAuth(config);
+    if (!mode.ok()) {
+      return Fail(mode.error().message);
+    }
+    berth::server::HttpsOptions https;
+    https.host = tls_listen->first;
+    https.port = tls_listen->second;
+    https.tls.cert_file = config.tls_cert_file;
+    https.tls.key_file = config.tls_key_file;
+    https.tls.client_ca_file = config.tls_client_ca_file;
+    https.tls.client_auth = *berth::http::ParseClientAuth(*mode);
+    https.hsts_max_age_seconds = static_cast<uint64_t>(config.hsts_max_age_seconds);
+    opts.https = std::move(https);
+  }
   opts.http.header_limit = config.header_limit;
   opts.http.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   opts.http.io_timeout = std::chrono::seconds(config.io_timeout_seconds);
@@ -228,7 +249,17 @@ int main(int argc, char** argv) {
 
   CLI::App* serve = app.add_subcommand("serve", "Run the registry server");
   serve->add_option("--config", config_file, "YAML configuration file");
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:5000)");
+  serve->add_option("--listen", listen,
+                    "HOST:PORT for plain HTTP (default 127.0.0.1:5000; with TLS configured, "
+                    "plain HTTP is served only when this is given)");
+  std::optional<std::string> tls_listen, tls_cert, tls_key, tls_client_ca, tls_client_auth;
+  serve->add_option("--tls-listen", tls_listen, "HOST:PORT for HTTPS (default 127.0.0.1:5443)");
+  serve->add_option("--tls-cert-file", tls_cert, "PEM certificate (chain): turns HTTPS on");
+  serve->add_option("--tls-key-file", tls_key, "PEM private key of the certificate");
+  serve->add_option("--tls-client-ca-file", tls_client_ca,
+                    "PEM CA that issues client certificates (mTLS)");
+  serve->add_option("--tls-client-auth", tls_client_auth,
+                    "none|optional|require (default: optional with a client CA)");
   serve->add_option("--data-dir", data_dir, "Directory for blobs and metadata (default ./data)");
   serve->add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   serve->add_option("--log-format", log_format, "text|json");
@@ -239,7 +270,8 @@ int main(int argc, char** argv) {
   serve->add_option("--account-id", account_id, "12-digit registry id (first start only)");
   serve->add_option("--region", region, "Region in ARNs and signatures (default us-east-1)");
   serve->add_option("--public-url", public_url,
-                    "URL clients reach this registry at (default http://<listen>)");
+                    "URL clients reach this registry at (default https://<tls-listen> with TLS, "
+                    "else http://<listen>)");
   serve->add_option("--token-ttl", token_ttl, "Lifetime of registry auth tokens (default 12h)");
 
   // berth admin: offline administration of a data directory (safe while the server runs).
@@ -317,6 +349,24 @@ int main(int argc, char** argv) {
       policy->add_subcommand("delete", "Delete a customer policy (detach it first)");
   policy_delete->add_option("policy", policy_name, "name or ARN")->required();
 
+  // berth admin tls: certificates for development and for client authentication.
+  CLI::App* tls = admin->add_subcommand("tls", "TLS certificates")->require_subcommand(1);
+  berth::cli::SelfSignedOptions self_signed;
+  CLI::App* tls_self_signed = tls->add_subcommand(
+      "self-signed", "Create a development CA (kept if present) and a server certificate");
+  tls_self_signed->add_option("--host", self_signed.hosts, "DNS name or IP address (repeatable)")
+      ->required();
+  tls_self_signed->add_option("--out-dir", self_signed.out_dir, "Output directory (default .)");
+  tls_self_signed->add_option("--days", self_signed.days, "Server certificate lifetime (365)");
+  berth::cli::ClientCertOptions client_cert;
+  CLI::App* tls_client_cert = tls->add_subcommand(
+      "client-cert", "Issue a client certificate (CN = a berth user) from the development CA");
+  tls_client_cert->add_option("--ca-dir", client_cert.ca_dir, "Directory with ca.pem, ca-key.pem")
+      ->required();
+  tls_client_cert->add_option("--user", client_cert.user, "berth user name")->required();
+  tls_client_cert->add_option("--out-dir", client_cert.out_dir, "Output directory (default: CA's)");
+  tls_client_cert->add_option("--days", client_cert.days, "Lifetime in days (365)");
+
   // berth admin audit: read the audit trail.
   berth::server::AuditFilter audit_filter;
   std::string audit_since, audit_until, audit_dir;
@@ -359,6 +409,15 @@ int main(int argc, char** argv) {
   }
   if (gc->parsed()) {
     return berth::cli::RunGc(remote);
+  }
+
+  if (tls_self_signed->parsed() || tls_client_cert->parsed()) {
+    berth::Status s = tls_self_signed->parsed() ? berth::cli::WriteSelfSigned(self_signed)
+                                                : berth::cli::WriteClientCert(client_cert);
+    if (!s.ok()) {
+      return Fail(s.error().message);
+    }
+    return 0;
   }
 
   if (admin->parsed()) {
@@ -565,6 +624,22 @@ int main(int argc, char** argv) {
     }
     if (listen) {
       config.listen = *listen;
+      config.listen_explicit = true;
+    }
+    if (tls_listen) {
+      config.tls_listen = *tls_listen;
+    }
+    if (tls_cert) {
+      config.tls_cert_file = *tls_cert;
+    }
+    if (tls_key) {
+      config.tls_key_file = *tls_key;
+    }
+    if (tls_client_ca) {
+      config.tls_client_ca_file = *tls_client_ca;
+    }
+    if (tls_client_auth) {
+      config.tls_client_auth = *tls_client_auth;
     }
     if (data_dir) {
       config.data_dir = *data_dir;

@@ -5,13 +5,17 @@
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <tuple>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -25,6 +29,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "base/strings.h"
 
@@ -51,42 +56,104 @@ std::string NextRequestId() {
 }
 }  // namespace
 
+// A connection's transport-independent state, and the I/O that Request needs (virtual, so
+// that Request stays one non-template class). StreamConnection<Stream> implements it for a
+// plain TCP stream and for a TLS stream, and holds the one connection loop.
 class Connection {
  public:
-  Connection(Server& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  Connection(Server& server, const tcp::socket& socket) : server_(server) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = socket.remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : ep.address().to_string();
   }
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  asio::awaitable<void> Run();
+  virtual asio::awaitable<void> Run() = 0;
   void CloseIfIdle() {
     if (!busy_) {
       beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      stream_.socket().close(ec);
+      tcp_->socket().shutdown(tcp::socket::shutdown_both, ec);
+      tcp_->socket().close(ec);
     }
   }
   void ForceClose() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    tcp_->socket().close(ec);
   }
-  auto executor() { return stream_.get_executor(); }
+  auto executor() { return tcp_->get_executor(); }
 
- private:
+ protected:
   friend class Request;
-  asio::awaitable<bool> Write(Response& res, bool keep_alive, uint64_t& bytes_out);
-  asio::awaitable<beast::error_code> SendFile(const FileBody& body, uint64_t& sent);
-  asio::awaitable<beast::error_code> SendStream(StreamBody& body, uint64_t& sent);
-  asio::awaitable<void> DrainBody(Request& req, bool& keep_alive);
+  // Raw reads and writes on the (possibly encrypted) stream, each under the io timeout.
+  virtual asio::awaitable<std::tuple<beast::error_code, size_t>> ReadSomeRaw(
+      asio::mutable_buffer buf) = 0;
+  virtual asio::awaitable<std::tuple<beast::error_code, size_t>> WriteRaw(
+      asio::const_buffer buf) = 0;
+  // Reads the next part of a chunked body through parser_ into its buffer_body.
+  virtual asio::awaitable<beast::error_code> ReadBodyPart() = 0;
+  void ExpireAfter(std::chrono::seconds d) { tcp_->expires_after(d); }
 
   Server& server_;
-  beast::tcp_stream stream_;
+  beast::tcp_stream* tcp_ = nullptr;  // the lowest layer, set by the derived constructor
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   std::string remote_;
   std::string request_id_;
+  std::string client_subject_;
+  bool secure_ = false;
   bool busy_ = false;
+};
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+class StreamConnection final : public Connection {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // Plain TCP.
+  StreamConnection(Server& server, tcp::socket socket) requires(!kTls)
+      : Connection(server, socket), stream_(std::move(socket)) {
+    tcp_ = &stream_;
+  }
+  // TLS with `ctx` (kept alive as long as the connection).
+  StreamConnection(Server& server, tcp::socket socket,
+                   std::shared_ptr<asio::ssl::context> ctx) requires(kTls)
+      : Connection(server, socket), ctx_(std::move(ctx)), stream_(std::move(socket), *ctx_) {
+    tcp_ = &beast::get_lowest_layer(stream_);
+    secure_ = true;
+  }
+
+  asio::awaitable<void> Run() override;
+
+ private:
+  asio::awaitable<std::tuple<beast::error_code, size_t>> ReadSomeRaw(
+      asio::mutable_buffer buf) override {
+    ExpireAfter(server_.options_.io_timeout);
+    co_return co_await stream_.async_read_some(buf, kAwait);
+  }
+  asio::awaitable<std::tuple<beast::error_code, size_t>> WriteRaw(asio::const_buffer buf) override {
+    ExpireAfter(server_.options_.io_timeout);
+    co_return co_await asio::async_write(stream_, buf, kAwait);
+  }
+  asio::awaitable<beast::error_code> ReadBodyPart() override {
+    ExpireAfter(server_.options_.io_timeout);
+    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, kAwait);
+    (void)n;
+    co_return ec;
+  }
+  asio::awaitable<bool> Handshake();
+  asio::awaitable<void> Close();
+  asio::awaitable<bool> Write(Response& res, bool keep_alive, uint64_t& bytes_out);
+  asio::awaitable<beast::error_code> SendFile(const FileBody& body, uint64_t& sent);
+  asio::awaitable<beast::error_code> SendFileCopy(const FileBody& body, uint64_t& sent);
+  asio::awaitable<beast::error_code> SendStream(StreamBody& body, uint64_t& sent);
+  asio::awaitable<void> DrainBody(Request& req, bool& keep_alive);
+
+  std::shared_ptr<asio::ssl::context> ctx_;  // TLS only; declared before stream_
+  Stream stream_;
 };
 
 // --- Request ----------------------------------------------------------------------------------
@@ -125,6 +192,8 @@ bool Request::has_body() const {
 }
 const std::string& Request::remote_address() const { return conn_.remote_; }
 const std::string& Request::request_id() const { return conn_.request_id_; }
+bool Request::secure() const { return conn_.secure_; }
+const std::string& Request::client_subject() const { return conn_.client_subject_; }
 
 bool Request::BodyDone() const {
   if (direct_) {
@@ -143,8 +212,7 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
     auto expect = header("Expect");
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      conn_.stream_.expires_after(conn_.server_.options_.io_timeout);
-      auto [ec, n] = co_await asio::async_write(conn_.stream_, asio::buffer(kContinue), kAwait);
+      auto [ec, n] = co_await conn_.WriteRaw(asio::buffer(kContinue));
       if (ec) {
         co_return MakeError(Errc::kUnavailable, "http: write 100-continue: " + ec.message());
       }
@@ -165,8 +233,7 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
       asio::buffer_copy(asio::buffer(out.data(), got), conn_.buffer_.data());
       conn_.buffer_.consume(got);
     } else {
-      conn_.stream_.expires_after(conn_.server_.options_.io_timeout);
-      auto [ec, n] = co_await conn_.stream_.async_read_some(asio::buffer(out.data(), want), kAwait);
+      auto [ec, n] = co_await conn_.ReadSomeRaw(asio::buffer(out.data(), want));
       if (ec) {
         co_return MakeError(Errc::kUnavailable, "http: body read: " + ec.message());
       }
@@ -179,9 +246,7 @@ asio::awaitable<Result<size_t>> Request::ReadSome(std::span<char> out) {
   auto& body = parser.get().body();
   body.data = out.data();
   body.size = out.size();
-  conn_.stream_.expires_after(conn_.server_.options_.io_timeout);
-  auto [ec, n] = co_await bhttp::async_read(conn_.stream_, conn_.buffer_, parser, kAwait);
-  (void)n;
+  beast::error_code ec = co_await conn_.ReadBodyPart();
   if (ec && ec != bhttp::error::need_buffer) {
     if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
         ec == beast::error::timeout || ec == asio::error::connection_reset ||
@@ -221,11 +286,43 @@ asio::awaitable<Result<std::string>> Request::ReadAll(uint64_t limit) {
 
 // --- Connection -------------------------------------------------------------------------------
 
-asio::awaitable<void> Connection::Run() {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::Handshake() {
+  if constexpr (kTls) {
+    ExpireAfter(server_.options_.io_timeout);
+    auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kAwait);
+    if (ec) {
+      co_return false;  // scanners, wrong protocol versions, refused client certificates
+    }
+    client_subject_ = VerifiedPeerCommonName(stream_.native_handle());
+  }
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::Close() {
+  beast::error_code ec;
+  if constexpr (kTls) {
+    // close_notify, waiting briefly for the peer's (it may have gone already).
+    tcp_->expires_after(std::chrono::seconds(2));
+    auto [sec] = co_await stream_.async_shutdown(kAwait);
+    (void)sec;
+  }
+  tcp_->socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp_->socket().close(ec);
+}
+
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::Run() {
   const ServerOptions& opt = server_.options_;
   {
     int one = 1;
-    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(tcp_->socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (!co_await Handshake()) {
+    beast::error_code ec;
+    tcp_->socket().close(ec);
+    co_return;
   }
   for (;;) {
     if (server_.stopping_) {
@@ -234,7 +331,7 @@ asio::awaitable<void> Connection::Run() {
     parser_.emplace();
     parser_->header_limit(opt.header_limit);
     parser_->body_limit(boost::none);  // handlers enforce their own limits
-    stream_.expires_after(opt.idle_timeout);
+    ExpireAfter(opt.idle_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kAwait);
     (void)n;
     if (ec) {
@@ -244,7 +341,7 @@ asio::awaitable<void> Connection::Run() {
         res.set(bhttp::field::connection, "close");
         res.body() = "request headers too large\n";
         res.prepare_payload();
-        stream_.expires_after(opt.io_timeout);
+        ExpireAfter(opt.io_timeout);
         co_await bhttp::async_write(stream_, res, kAwait);
       } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                  ec != beast::error::timeout && ec != asio::error::operation_aborted &&
@@ -254,7 +351,7 @@ asio::awaitable<void> Connection::Run() {
         res.set(bhttp::field::connection, "close");
         res.body() = "malformed HTTP request\n";
         res.prepare_payload();
-        stream_.expires_after(opt.io_timeout);
+        ExpireAfter(opt.io_timeout);
         co_await bhttp::async_write(stream_, res, kAwait);
       }
       break;
@@ -295,12 +392,11 @@ asio::awaitable<void> Connection::Run() {
       break;
     }
   }
-  beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  co_await Close();
 }
 
-asio::awaitable<void> Connection::DrainBody(Request& req, bool& keep_alive) {
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::DrainBody(Request& req, bool& keep_alive) {
   if (req.BodyDone()) {
     co_return;
   }
@@ -327,7 +423,9 @@ asio::awaitable<void> Connection::DrainBody(Request& req, bool& keep_alive) {
   }
 }
 
-asio::awaitable<bool> Connection::Write(Response& res, bool keep_alive, uint64_t& bytes_out) {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::Write(Response& res, bool keep_alive,
+                                                      uint64_t& bytes_out) {
   const ServerOptions& opt = server_.options_;
   const bool no_body_status = res.status == 204 || res.status == 304 || res.status < 200;
   uint64_t length = res.file ? res.file->length : res.stream ? res.stream->length : res.body.size();
@@ -342,8 +440,13 @@ asio::awaitable<bool> Connection::Write(Response& res, bool keep_alive, uint64_t
     if (!no_body_status) {
       msg.content_length(length);
     }
+    if (secure_ && opt.hsts_max_age_seconds > 0 &&
+        msg.find(bhttp::field::strict_transport_security) == msg.end()) {
+      msg.set(bhttp::field::strict_transport_security,
+              "max-age=" + std::to_string(opt.hsts_max_age_seconds));
+    }
   };
-  stream_.expires_after(opt.io_timeout);
+  ExpireAfter(opt.io_timeout);
   if (res.head || no_body_status || (!res.file && !res.stream)) {
     if (res.head || no_body_status) {
       bhttp::response<bhttp::empty_body> msg{static_cast<bhttp::status>(res.status), 11};
@@ -379,8 +482,13 @@ asio::awaitable<bool> Connection::Write(Response& res, bool keep_alive, uint64_t
   co_return !ec;
 }
 
-asio::awaitable<beast::error_code> Connection::SendFile(const FileBody& body, uint64_t& sent) {
-  auto& sock = stream_.socket();
+template <class Stream>
+asio::awaitable<beast::error_code> StreamConnection<Stream>::SendFile(const FileBody& body,
+                                                                      uint64_t& sent) {
+  if constexpr (kTls) {
+    co_return co_await SendFileCopy(body, sent);
+  }
+  auto& sock = tcp_->socket();
   beast::error_code ec;
   sock.native_non_blocking(true, ec);
   if (ec) {
@@ -388,7 +496,7 @@ asio::awaitable<beast::error_code> Connection::SendFile(const FileBody& body, ui
   }
   off_t off = static_cast<off_t>(body.offset);
   uint64_t remaining = body.length;
-  asio::steady_timer timer(stream_.get_executor());
+  asio::steady_timer timer(tcp_->get_executor());
   while (remaining > 0) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, 1u << 30));
     ssize_t n = ::sendfile(sock.native_handle(), body.fd, &off, want);
@@ -422,7 +530,44 @@ asio::awaitable<beast::error_code> Connection::SendFile(const FileBody& body, ui
   co_return beast::error_code{};
 }
 
-asio::awaitable<beast::error_code> Connection::SendStream(StreamBody& body, uint64_t& sent) {
+// File bodies over TLS: the bytes must pass through the cipher, so read the range in large
+// chunks (one buffer per connection while sending) and write each through the stream. The
+// reads are pread(2) of files the page cache usually holds, as sendfile(2) reads them on the
+// plain path.
+template <class Stream>
+asio::awaitable<beast::error_code> StreamConnection<Stream>::SendFileCopy(const FileBody& body,
+                                                                          uint64_t& sent) {
+  std::vector<char> buf(kStreamChunk);
+  uint64_t off = body.offset;
+  uint64_t remaining = body.length;
+  while (remaining > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, buf.size()));
+    ssize_t n = ::pread(body.fd, buf.data(), want, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      co_return beast::error_code(errno, boost::system::system_category());
+    }
+    if (n == 0) {
+      co_return asio::error::make_error_code(asio::error::eof);  // file shorter than promised
+    }
+    ExpireAfter(server_.options_.io_timeout);
+    auto [ec, w] = co_await asio::async_write(
+        stream_, asio::buffer(buf.data(), static_cast<size_t>(n)), kAwait);
+    if (ec) {
+      co_return ec;
+    }
+    off += w;
+    remaining -= w;
+    sent += w;
+  }
+  co_return beast::error_code{};
+}
+
+template <class Stream>
+asio::awaitable<beast::error_code> StreamConnection<Stream>::SendStream(StreamBody& body,
+                                                                        uint64_t& sent) {
   std::vector<char> buf(kStreamChunk);
   uint64_t off = 0;
   while (off < body.length) {
@@ -435,7 +580,7 @@ asio::awaitable<beast::error_code> Connection::SendStream(StreamBody& body, uint
       }
       co_return asio::error::make_error_code(asio::error::connection_aborted);
     }
-    stream_.expires_after(server_.options_.io_timeout);
+    ExpireAfter(server_.options_.io_timeout);
     auto [ec, w] = co_await asio::async_write(stream_, asio::buffer(buf.data(), *n), kAwait);
     if (ec) {
       co_return ec;
@@ -499,7 +644,13 @@ asio::awaitable<void> Server::AcceptLoop() {
       co_await backoff.async_wait(kAwait);
       continue;
     }
-    auto conn = std::make_shared<Connection>(*this, std::move(socket));
+    std::shared_ptr<Connection> conn;
+    if (options_.tls != nullptr) {
+      conn = std::make_shared<StreamConnection<TlsStream>>(*this, std::move(socket),
+                                                           options_.tls->Current());
+    } else {
+      conn = std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(socket));
+    }
     {
       std::lock_guard lock(mu_);
       connections_.insert(conn);

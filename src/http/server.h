@@ -8,6 +8,12 @@
 // Graceful shutdown: Shutdown() stops accepting, closes idle connections, lets in-flight
 // requests finish up to a deadline.
 //
+// TLS: with ServerOptions::tls set, every connection starts with a TLS handshake (under the io
+// timeout) using the context current at accept time (see tls.h), responses carry
+// Strict-Transport-Security, and file bodies are read in chunks and encrypted (sendfile cannot
+// see through TLS). The connection loop is the same for both transports: it is a template over
+// the stream type.
+//
 // Knows nothing of registries: the handler is a function from Request to Response.
 #pragma once
 
@@ -31,6 +37,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "base/error.h"
+#include "http/tls.h"
 
 namespace berth::http {
 
@@ -41,6 +48,10 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{120};  // keep-alive wait for the next request
   std::chrono::seconds io_timeout{300};    // one read or write making no progress
   std::chrono::seconds drain_timeout{30};  // graceful shutdown deadline
+  // Serve HTTPS with this context (borrowed; outlives the server). Null: plain HTTP.
+  TlsContext* tls = nullptr;
+  // Strict-Transport-Security max-age sent on TLS responses; 0: no header.
+  uint64_t hsts_max_age_seconds = 31536000;
 };
 
 class Connection;
@@ -63,6 +74,11 @@ class Request {
   bool has_body() const;
   const std::string& remote_address() const;
   const std::string& request_id() const;
+  // Whether the request came over TLS (aws:SecureTransport).
+  bool secure() const;
+  // The common name of the client certificate the TLS handshake verified against the client
+  // CA; empty without one, and always empty on plain HTTP.
+  const std::string& client_subject() const;
 
   // Reads the next part of the body into `out`; 0 means the body is complete.
   // Errors: kUnavailable (connection failed or timed out), kInvalidArgument (malformed body).
@@ -73,6 +89,8 @@ class Request {
 
  private:
   friend class Connection;
+  template <class Stream>
+  friend class StreamConnection;
   explicit Request(Connection& c) : conn_(c) {}
   Connection& conn_;
   bool BodyDone() const;
@@ -168,6 +186,8 @@ class Server {
 
  private:
   friend class Connection;
+  template <class Stream>
+  friend class StreamConnection;
   friend class Request;
   boost::asio::awaitable<void> AcceptLoop();
 

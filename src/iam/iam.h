@@ -77,6 +77,8 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   // kUnknownAccessKey if the key does not exist.
   virtual boost::asio::awaitable<Result<AccessKeyInfo>> LookupAccessKey(std::string id) = 0;
+  // The kind (user or role) of the principal called `name`; kNotFound if there is none.
+  virtual boost::asio::awaitable<Result<Principal::Kind>> LookupPrincipal(std::string name) = 0;
 };
 
 // Where authorization finds the policies that apply to a request. Implemented by the registry

@@ -266,6 +266,16 @@ boost::asio::awaitable<Result<iam::AccessKeyInfo>> Identity::LookupAccessKey(std
   co_return co_await RunBlocking(*pool_, [&] { return LookupAccessKeyBlocking(id); });
 }
 
+Result<iam::Principal::Kind> Identity::LookupPrincipalBlocking(const std::string& name) {
+  BERTH_ASSIGN_OR_RETURN(meta::UserRecord user, meta_.GetUser(name));
+  return user.kind == "role" ? iam::Principal::Kind::kRole : iam::Principal::Kind::kUser;
+}
+
+boost::asio::awaitable<Result<iam::Principal::Kind>> Identity::LookupPrincipal(std::string name) {
+  // By-reference capture only (see LookupAccessKey).
+  co_return co_await RunBlocking(*pool_, [&] { return LookupPrincipalBlocking(name); });
+}
+
 Result<std::vector<std::string>> Identity::IdentityPoliciesBlocking(const std::string& principal) {
   std::vector<std::string> docs;
   auto user = meta_.GetUser(principal);

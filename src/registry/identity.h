@@ -72,6 +72,9 @@ class Identity final : public iam::CredentialSource, public iam::PolicySource {
 
   // iam::CredentialSource (runs on the pool given at construction).
   boost::asio::awaitable<Result<iam::AccessKeyInfo>> LookupAccessKey(std::string id) override;
+  // kNotFound if no user or role is called `name`.
+  Result<iam::Principal::Kind> LookupPrincipalBlocking(const std::string& name);
+  boost::asio::awaitable<Result<iam::Principal::Kind>> LookupPrincipal(std::string name) override;
 
   // iam::PolicySource (runs on the pool given at construction).
   Result<std::vector<std::string>> IdentityPoliciesBlocking(const std::string& principal);

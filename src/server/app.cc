@@ -8,7 +8,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -57,8 +59,11 @@ struct App::Impl {
   std::shared_ptr<kms::DataKeyCache> key_cache;
   std::mutex enc_mu;
   std::unordered_map<std::string, std::unique_ptr<storage::EncryptedBlobStore>> enc_stores;
-  std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::TlsContext> tls;
+  std::unique_ptr<http::Server> server;      // plain HTTP, if served
+  std::unique_ptr<http::Server> tls_server;  // HTTPS, if served
   asio::signal_set signals;
+  asio::signal_set reload_signals;
   asio::steady_timer purge_timer;
   asio::steady_timer pull_timer;
   std::vector<std::thread> threads;
@@ -77,6 +82,7 @@ struct App::Impl {
         tokens(master_key, SystemClock::Get()),
         authenticator(identity, tokens, SystemClock::Get()),
         signals(ioc, SIGINT, SIGTERM),
+        reload_signals(ioc, SIGHUP),
         purge_timer(ioc),
         pull_timer(ioc) {
     runner = std::make_unique<lifecycle::Runner>(
@@ -266,11 +272,20 @@ struct App::Impl {
         caller.principal = std::move(*principal);  // else anonymous
       }
       caller.source_ip = req.remote_address();
-      caller.secure_transport = false;
+      caller.secure_transport = req.secure();
       caller.user_agent = std::string(req.header("User-Agent"));
       if (path == "/v2/token") {
         if (caller.principal.anonymous()) {
           co_return Unauthorized(MakeError(Errc::kAuthMissing, "authentication required"), head);
+        }
+        if (caller.principal.access_key_id.empty()) {
+          // A client certificate: tokens are revoked through their access key, and this
+          // caller has none. The certificate authenticates every request by itself.
+          co_return Unauthorized(
+              MakeError(Errc::kAuthMalformed,
+                        "bearer tokens need access-key credentials; a client certificate "
+                        "authenticates each request without one"),
+              head);
         }
         co_return IssueBearer(caller.principal, query);
       }
@@ -288,7 +303,8 @@ struct App::Impl {
     co_return r;
   }
 
-  // OCI credentials: a presigned URL (GetDownloadUrlForLayer), or an Authorization header.
+  // OCI credentials: a presigned URL (GetDownloadUrlForLayer), an Authorization header, or a
+  // client certificate.
   asio::awaitable<Result<iam::Principal>> AuthenticateOci(http::Request& req,
                                                           const std::string& query) {
     if (query.find("X-Amz-Signature=") != std::string::npos) {
@@ -298,6 +314,10 @@ struct App::Impl {
       view.headers = req.headers();
       co_return co_await authenticator.AuthenticateSigV4(std::move(view), "ecr",
                                                          identity.account().region);
+    }
+    // Credentials in the request win; a verified client certificate (TLS only) comes last.
+    if (!req.has_header("Authorization") && !req.client_subject().empty()) {
+      co_return co_await authenticator.AuthenticateClientCertificate(req.client_subject());
     }
     co_return co_await authenticator.AuthenticateHeader(std::string(req.header("Authorization")));
   }
@@ -457,10 +477,43 @@ struct App::Impl {
     housekeeping->Stop();
     boost::system::error_code ec;
     signals.cancel(ec);
-    co_await server->Shutdown();
+    reload_signals.cancel(ec);
+    // Both listeners drain at once, under one deadline.
+    if (server && tls_server) {
+      using asio::experimental::awaitable_operators::operator&&;
+      co_await (server->Shutdown() && tls_server->Shutdown());
+    } else if (server) {
+      co_await server->Shutdown();
+    } else if (tls_server) {
+      co_await tls_server->Shutdown();
+    }
     (void)co_await registry.FlushPulls();
     spdlog::info("shutdown complete");
     ioc.stop();
+  }
+
+  // SIGHUP: re-read the certificate and key (on the blocking pool: file reads) for new
+  // connections; established ones keep theirs.
+  void ArmReload() {
+    reload_signals.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec || stopping) {
+        return;
+      }
+      if (!tls) {
+        spdlog::info("SIGHUP: no TLS configured, nothing to reload");
+      } else {
+        asio::post(pool, [this] {
+          Status s = tls->Reload();
+          if (s.ok()) {
+            spdlog::info("reloaded the TLS certificate: {}", tls->Describe());
+          } else {
+            spdlog::error("TLS reload failed, still serving the previous certificate: {}",
+                          s.error().message);
+          }
+        });
+      }
+      ArmReload();
+    });
   }
 };
 
@@ -474,10 +527,14 @@ App::App(AppOptions options, std::unique_ptr<meta::MetadataStore> meta,
       spdlog::get_level() <= spdlog::level::info ? spdlog::level::info : spdlog::level::off;
   impl_ = std::make_unique<Impl>(std::move(options), std::move(meta), std::move(blobs),
                                  std::move(master_key), io, blocking);
-  impl_->public_url =
-      impl_->options.public_url.empty()
-          ? "http://" + impl_->options.http.host + ":" + std::to_string(impl_->options.http.port)
-          : impl_->options.public_url;
+  const AppOptions& o = impl_->options;
+  if (!o.public_url.empty()) {
+    impl_->public_url = o.public_url;
+  } else if (o.https) {
+    impl_->public_url = "https://" + o.https->host + ":" + std::to_string(o.https->port);
+  } else {
+    impl_->public_url = "http://" + o.http.host + ":" + std::to_string(o.http.port);
+  }
   if (!spdlog::get("access")) {
     // Its own sink: the access log is JSON lines whatever the main log format is.
     auto access = spdlog::stderr_logger_st("access");
@@ -538,11 +595,32 @@ Status App::Start() {
     BERTH_ASSIGN_OR_RETURN(im.audit, AuditLog::Open(im.options.audit));
     spdlog::info("audit log: {}/audit.log", im.options.audit.dir);
   }
-  im.server = std::make_unique<http::Server>(
-      im.ioc, im.options.http, [&im](http::Request& req) { return im.Handle(req); },
-      [&im](const http::Completion& c) { im.OnComplete(c); },
-      [](const std::string& msg) { spdlog::error("{}", msg); });
-  BERTH_TRY(im.server->Listen());
+  if (!im.options.plain_http && !im.options.https) {
+    return MakeError(Errc::kInvalidArgument, "no listener: neither plain HTTP nor HTTPS is on");
+  }
+  auto make_server = [&im](http::ServerOptions so) {
+    return std::make_unique<http::Server>(
+        im.ioc, std::move(so), [&im](http::Request& req) { return im.Handle(req); },
+        [&im](const http::Completion& c) { im.OnComplete(c); },
+        [](const std::string& msg) { spdlog::error("{}", msg); });
+  };
+  if (im.options.https) {
+    BERTH_ASSIGN_OR_RETURN(im.tls, http::TlsContext::Create(im.options.https->tls));
+    spdlog::info("TLS certificate: {}", im.tls->Describe());
+    http::ServerOptions so = im.options.http;
+    so.host = im.options.https->host;
+    so.port = im.options.https->port;
+    so.tls = im.tls.get();
+    so.hsts_max_age_seconds = im.options.https->hsts_max_age_seconds;
+    im.tls_server = make_server(std::move(so));
+    BERTH_TRY(im.tls_server->Listen());
+  }
+  if (im.options.plain_http) {
+    http::ServerOptions so = im.options.http;
+    so.tls = nullptr;
+    im.server = make_server(std::move(so));
+    BERTH_TRY(im.server->Listen());
+  }
   asio::co_spawn(im.ioc, im.PurgeLoop(), asio::detached);
   asio::co_spawn(im.ioc, im.PullTimeLoop(), asio::detached);
   im.housekeeping->Start();
@@ -552,8 +630,15 @@ Status App::Start() {
       asio::co_spawn(im.ioc, im.GracefulStop(), asio::detached);
     }
   });
-  im.server->Start();
-  spdlog::info("berth listening on {}:{}", im.options.http.host, im.server->port());
+  im.ArmReload();
+  if (im.tls_server) {
+    im.tls_server->Start();
+    spdlog::info("berth listening on https://{}:{}", im.options.https->host, im.tls_server->port());
+  }
+  if (im.server) {
+    im.server->Start();
+    spdlog::info("berth listening on {}:{}", im.options.http.host, im.server->port());
+  }
   for (int i = 0; i < im.options.io_threads; ++i) {
     im.threads.emplace_back([&im] { im.ioc.run(); });
   }
@@ -561,6 +646,7 @@ Status App::Start() {
 }
 
 uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
+uint16_t App::tls_port() const { return impl_->tls_server ? impl_->tls_server->port() : 0; }
 
 void App::Wait() {
   for (auto& t : impl_->threads) {

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
 #include "base/secret.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "meta/metadata_store.h"
 #include "registry/identity.h"
 #include "registry/registry.h"
@@ -23,8 +25,19 @@
 
 namespace berth::server {
 
+// The HTTPS listener (see http/tls.h for the TLS policy).
+struct HttpsOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5443;
+  http::TlsOptions tls;
+  uint64_t hsts_max_age_seconds = 31536000;  // 0: no Strict-Transport-Security header
+};
+
 struct AppOptions {
+  // Limits and timeouts of both listeners, and the plain-HTTP listener's address.
   http::ServerOptions http;
+  bool plain_http = true;             // serve plain HTTP at http.host:http.port
+  std::optional<HttpsOptions> https;  // serve HTTPS too (or only, without plain_http)
   registry::RegistryOptions registry;
   int io_threads = 0;        // 0: one per core
   int blocking_threads = 0;  // 0: max(4, 2 per core)
@@ -33,7 +46,7 @@ struct AppOptions {
   // ECR model.
   std::string account_id;  // empty: generated at first start
   std::string region = "us-east-1";
-  std::string public_url;  // empty: http://<host>:<port>
+  std::string public_url;  // empty: https://<https host:port>, else http://<host>:<port>
   int64_t token_ttl_seconds = 12 * 3600;
   // Audit trail (see audit.h); an empty dir disables it.
   AuditOptions audit;
@@ -58,9 +71,12 @@ class App {
   // administrator's new access key when it was created now. Call once, before Start().
   Result<std::optional<registry::NewAccessKey>> Bootstrap(
       std::optional<registry::NewAccessKey> preset_admin_key = std::nullopt);
-  // Binds the listener and starts serving. Handles SIGTERM/SIGINT as graceful shutdown.
+  // Loads the TLS certificate, binds the listeners and starts serving. Handles SIGTERM/SIGINT
+  // as graceful shutdown and SIGHUP as "reload the TLS certificate and key" (a bad new pair
+  // is logged and the current one kept).
   Status Start();
-  uint16_t port() const;
+  uint16_t port() const;      // plain HTTP (0 if not served)
+  uint16_t tls_port() const;  // HTTPS (0 if not served)
   // Blocks until the server has shut down.
   void Wait();
   // Requests graceful shutdown (thread-safe).

@@ -662,6 +662,7 @@ asio::awaitable<Response> EcrApi::Handle(http::Request& req) {
                   admin};
         call.caller.principal = call.principal;
         call.caller.source_ip = req.remote_address();
+        call.caller.secure_transport = req.secure();
         call.caller.user_agent = std::string(req.header("User-Agent"));
         std::vector<auth::AccessRequest> checks =
             AccessRequestsFor(call.action, call.body, options_.account);
