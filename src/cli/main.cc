@@ -17,6 +17,7 @@
 
 #include "base/strings.h"
 #include "cli/config.h"
+#include "cli/master_key.h"
 #include "cli/remote.h"
 #include "cli/tls_certs.h"
 #include "kms/builtin_key_service.h"
@@ -133,6 +134,9 @@ int Serve(berth::cli::Config config) {
   auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));
   if (!master.ok()) {
     return Fail("master key: " + master.error().message);
+  }
+  if (auto s = berth::cli::CheckMasterKeyBlocking(**meta, *master); !s.ok()) {
+    return Fail("master key: " + s.error().message);
   }
   spdlog::info("data directory {}", config.data_dir);
   berth::server::App app(std::move(opts), std::move(*meta), std::move(*blobs), std::move(*master));
@@ -366,6 +370,16 @@ int main(int argc, char** argv) {
   tls_client_cert->add_option("--user", client_cert.user, "berth user name")->required();
   tls_client_cert->add_option("--out-dir", client_cert.out_dir, "Output directory (default: CA's)");
   tls_client_cert->add_option("--days", client_cert.days, "Lifetime in days (365)");
+  // berth admin master-key rotate: re-seal everything under a new master key (cli/master_key.h).
+  std::string new_key_file;
+  CLI::App* master_key =
+      admin->add_subcommand("master-key", "The master key that seals keys and secrets")
+          ->require_subcommand(1);
+  CLI::App* master_rotate = master_key->add_subcommand(
+      "rotate", "Re-seal everything under a new master key (stop the server first)");
+  master_rotate
+      ->add_option("--new-key-file", new_key_file, "File holding the new key (exactly 32 bytes)")
+      ->required();
 
   // berth admin audit: read the audit trail.
   berth::server::AuditFilter audit_filter;
@@ -440,6 +454,33 @@ int main(int argc, char** argv) {
     auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(c));
     if (!master.ok()) {
       return Fail("master key: " + master.error().message);
+    }
+    if (master_rotate->parsed()) {
+      // Runs before the master-key check below: that check refuses an unfinished rotation,
+      // which this command exists to finish.
+      if (const char* env = std::getenv("BERTH_MASTER_KEY"); env != nullptr && *env != '\0') {
+        return Fail(
+            "the master key comes from BERTH_MASTER_KEY; rotation replaces the key file: put "
+            "the current key in a file (master_key_file) and unset BERTH_MASTER_KEY first");
+      }
+      auto fresh = berth::cli::ReadKeyFile(new_key_file);
+      if (!fresh.ok()) {
+        return Fail(fresh.error().message);
+      }
+      auto r = berth::cli::RotateMasterKeyBlocking(**meta, MasterKeyPath(c), *fresh);
+      if (!r.ok()) {
+        return Fail("master-key rotate: " + r.error().message);
+      }
+      std::printf(
+          "re-sealed %zu KMS key versions and %zu access-key secrets; %s now holds the new key "
+          "(fingerprint %s); the previous key is kept in %s. Start the server with the new key; "
+          "registry login tokens issued before are no longer valid.\n",
+          r->kms_key_versions, r->access_keys, MasterKeyPath(c).c_str(),
+          berth::registry::MasterKeyFingerprint(*fresh).c_str(), r->old_key_path.c_str());
+      return 0;
+    }
+    if (auto s = berth::cli::CheckMasterKeyBlocking(**meta, *master); !s.ok()) {
+      return Fail("master key: " + s.error().message);
     }
     berth::registry::Identity id(**meta, *master, berth::SystemClock::Get(), nullptr);
     auto boot = id.BootstrapBlocking(c.account_id, c.region);

@@ -860,6 +860,41 @@ Result<std::vector<std::string>> BuiltinKeyService::PurgeDueDeletions(int64_t no
   return purged;
 }
 
+Result<size_t> BuiltinKeyService::ResealKeyMaterialBlocking(meta::MetadataStore& meta,
+                                                            const Secret& from_master,
+                                                            const Secret& to_master) {
+  Secret from = DeriveKey(from_master, kSealPurpose);
+  Secret to = DeriveKey(to_master, kSealPurpose);
+  BERTH_ASSIGN_OR_RETURN(auto rows, meta.ListSettings(std::string(kMaterialPrefix)));
+  size_t resealed = 0;
+  for (const auto& [name, value] : rows) {
+    json::value holder;
+    const json::object* v = ParseObject(value, holder);
+    std::string_view rest = std::string_view(name).substr(kMaterialPrefix.size());
+    size_t slash = rest.find('/');
+    int64_t version = v != nullptr ? IntField(*v, "Version") : 0;
+    auto sealed = Base64Decode(v != nullptr ? StringField(*v, "Sealed") : "");
+    if (slash == std::string_view::npos || version <= 0 || version > UINT32_MAX || !sealed.ok()) {
+      return MakeError(Errc::kCorrupt, "KMS key material " + name + " is malformed");
+    }
+    std::string aad = MaterialAad(rest.substr(0, slash), static_cast<uint32_t>(version));
+    if (Unseal(to, *sealed, aad).ok()) {
+      continue;  // done by an earlier, interrupted run
+    }
+    auto material = Unseal(from, *sealed, aad);
+    if (!material.ok()) {
+      return MakeError(Errc::kCorrupt, "KMS key material " + name +
+                                           " opens under neither the old nor the new master key");
+    }
+    BERTH_ASSIGN_OR_RETURN(std::string resealed_bytes, Seal(to, material->reveal(), aad));
+    json::object updated = *v;
+    updated["Sealed"] = Base64Encode(resealed_bytes);
+    BERTH_TRY(meta.PutSetting(name, json::serialize(updated)));
+    ++resealed;
+  }
+  return resealed;
+}
+
 Result<KeyMetadata> BuiltinKeyService::EnsureManagedKey(std::string_view alias) {
   if (!IsValidAliasName(alias) || !IsReservedAliasName(alias)) {
     // (Built with append: GCC 12 warns -Wrestrict on "literal" + std::string here, wrongly.)

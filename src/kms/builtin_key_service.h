@@ -11,7 +11,8 @@
 //                                      10 zero-padded digits so they list in order. "Sealed" is
 //                                      base64 of base/crypto.h Seal(DeriveKey(master,
 //                                      "berth kms key material v1"), 32 random bytes,
-//                                      aad = "<key-id>/<version>"). Written once, never changed:
+//                                      aad = "<key-id>/<version>"). Written once (only a master-
+//                                      key rotation re-seals the same material):
 //                                      rotation adds one with PutSettingIfAbsent, so concurrent
 //                                      rotations (server and CLI are separate processes) can
 //                                      never overwrite material a data key was wrapped with.
@@ -45,9 +46,8 @@
 // (kInvalidArgument). Rotation of managed keys is allowed (an operator's remedy).
 //
 // Thread-safe. Every method may block on the metadata store (call from the blocking pool).
-// `meta`, `clock` and the master key passed to the constructor are borrowed only during it
-// (the master key is used once to derive the sealing key) except `meta` and `clock`, which
-// must outlive this object.
+// The master key is used only in the constructor (to derive the sealing key); `meta` and
+// `clock` are borrowed and must outlive this object.
 #pragma once
 
 #include <cstdint>
@@ -143,6 +143,16 @@ class BuiltinKeyService final : public KeyService {
   // key is removed. kInvalidArgument (alias not in a reserved namespace), kPreconditionFailed
   // (the alias names a customer key).
   Result<KeyMetadata> EnsureManagedKey(std::string_view alias);
+
+  // Master-key rotation: re-seals the material of every key version sealed under
+  // `from_master` so it is sealed under `to_master` (the material itself is unchanged, so every
+  // wrapped data key stays valid). One version at a time, each write atomic; idempotent
+  // (versions that already open under `to_master` are skipped), so an interrupted run is
+  // finished by running it again. Returns how many it re-sealed. kCorrupt (naming the key
+  // version) if one opens under neither. Running services must be restarted with the new key.
+  static Result<size_t> ResealKeyMaterialBlocking(meta::MetadataStore& meta,
+                                                  const Secret& from_master,
+                                                  const Secret& to_master);
 
   // The ARN of `key_id` (no lookup).
   std::string KeyArn(std::string_view key_id) const;

@@ -279,6 +279,9 @@ class MetadataStore {
   // Keys of `user` (every key if empty), by id.
   virtual Result<std::vector<AccessKeyRecord>> ListAccessKeys(const std::string& user) = 0;
   virtual Status DeleteAccessKey(const std::string& id) = 0;  // kNotFound
+  // Replaces the sealed secret of key `id` (master-key rotation re-seals it). kNotFound.
+  virtual Status UpdateAccessKeySecret(const std::string& id,
+                                       const std::string& secret_ciphertext) = 0;
 
   virtual Result<StoreStats> Stats() = 0;
 };

@@ -62,12 +62,40 @@ Result<Secret> LoadOrCreateMasterKey(const std::string& path) {
   return Secret(std::move(key));
 }
 
+namespace {
+constexpr std::string_view kAccessKeySealPurpose = "berth access-key secrets v1";
+}  // namespace
+
+std::string MasterKeyFingerprint(const Secret& master_key) {
+  return HexEncode(HmacSha256(master_key.reveal(), "berth master key fingerprint v1"))
+      .substr(0, 16);
+}
+
+Result<size_t> ResealAccessKeySecretsBlocking(meta::MetadataStore& meta, const Secret& from_master,
+                                              const Secret& to_master) {
+  Secret from = DeriveKey(from_master, kAccessKeySealPurpose);
+  Secret to = DeriveKey(to_master, kAccessKeySealPurpose);
+  BERTH_ASSIGN_OR_RETURN(auto keys, meta.ListAccessKeys(""));
+  size_t resealed = 0;
+  for (const auto& k : keys) {
+    if (Unseal(to, k.secret_ciphertext, k.id).ok()) {
+      continue;  // done by an earlier, interrupted run
+    }
+    auto secret = Unseal(from, k.secret_ciphertext, k.id);
+    if (!secret.ok()) {
+      return MakeError(Errc::kCorrupt, "the secret of access key " + k.id +
+                                           " opens under neither the old nor the new master key");
+    }
+    BERTH_ASSIGN_OR_RETURN(std::string sealed, Seal(to, secret->reveal(), k.id));
+    BERTH_TRY(meta.UpdateAccessKeySecret(k.id, sealed));
+    ++resealed;
+  }
+  return resealed;
+}
+
 Identity::Identity(meta::MetadataStore& meta, const Secret& master_key, const Clock& clock,
                    boost::asio::thread_pool* pool)
-    : meta_(meta),
-      key_(DeriveKey(master_key, "berth access-key secrets v1")),
-      clock_(clock),
-      pool_(pool) {}
+    : meta_(meta), key_(DeriveKey(master_key, kAccessKeySealPurpose)), clock_(clock), pool_(pool) {}
 
 Result<std::optional<NewAccessKey>> Identity::BootstrapBlocking(
     const std::string& configured_account_id, const std::string& region,

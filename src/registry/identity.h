@@ -99,4 +99,16 @@ class Identity final : public iam::CredentialSource, public iam::PolicySource {
 // kInvalidArgument / kUnavailable with the reason.
 Result<Secret> LoadOrCreateMasterKey(const std::string& path);
 
+// A short public name for a master key (16 hex digits of HMAC-SHA256(key, a constant label)):
+// tells which master key sealed a database without revealing anything about the key.
+std::string MasterKeyFingerprint(const Secret& master_key);
+
+// Master-key rotation: re-seals every access-key secret sealed under `from_master` so it is
+// sealed under `to_master`, one key at a time (each update is atomic). Idempotent: secrets that
+// already open under `to_master` are left alone, so an interrupted run is finished by running
+// it again. Returns how many it re-sealed. kCorrupt (naming the key) if a secret opens under
+// neither key; the keys before it stay re-sealed, the rest untouched.
+Result<size_t> ResealAccessKeySecretsBlocking(meta::MetadataStore& meta, const Secret& from_master,
+                                              const Secret& to_master);
+
 }  // namespace berth::registry

@@ -1287,6 +1287,18 @@ class SqliteStoreImpl final : public MetadataStore {
     return DeleteOne("DELETE FROM access_keys WHERE id=?", id, "access key unknown");
   }
 
+  Status UpdateAccessKeySecret(const std::string& id,
+                               const std::string& secret_ciphertext) override {
+    return Write([&](Conn& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("UPDATE access_keys SET secret=? WHERE id=?"));
+      BERTH_TRY(q.BindBlob(1, secret_ciphertext).Bind(2, id).Exec());
+      if (q.Changes() == 0) {
+        return MakeError(Errc::kNotFound, "access key unknown", id);
+      }
+      return Ok{};
+    });
+  }
+
   Result<StoreStats> Stats() override {
     return Read([&](Conn& c) -> Result<StoreStats> {
       StoreStats s;

@@ -1136,6 +1136,17 @@ TEST_P(MetadataStoreConformanceTest, AccessKeyLifecycle) {
   EXPECT_TRUE(HasCode(store().GetAccessKey(k2.id), Errc::kNotFound));
   EXPECT_TRUE(HasCode(store().DeleteAccessKey(k2.id), Errc::kNotFound));
 
+  // Re-sealing (master-key rotation) replaces only the secret; binary survives.
+  std::string resealed("\x00resealed\xff", 10);
+  ASSERT_TRUE(IsOk(store().UpdateAccessKeySecret(k3.id, resealed)));
+  auto k3got = store().GetAccessKey(k3.id);
+  ASSERT_TRUE(IsOk(k3got));
+  EXPECT_EQ(k3got->secret_ciphertext, resealed);
+  EXPECT_EQ(k3got->user, "bob");
+  EXPECT_EQ(k3got->status, "Active");
+  EXPECT_EQ(k3got->created_at, kNow + 2);
+  EXPECT_TRUE(HasCode(store().UpdateAccessKeySecret(k2.id, "x"), Errc::kNotFound));
+
   // Deleting a user deletes its keys.
   ASSERT_TRUE(IsOk(store().DeleteUser("alice")));
   EXPECT_TRUE(HasCode(store().GetAccessKey(k1.id), Errc::kNotFound));
