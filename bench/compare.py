@@ -133,8 +133,9 @@ def dir_bytes(path):
 class Registry:
     """One registry process with its own data directory; restart() gives a fresh one."""
 
-    def __init__(self, name, work, berth_bin, registry_bin):
+    def __init__(self, name, work, berth_bin, registry_bin, env=None):
         self.name = name
+        self.env = env or {}  # extra environment for the server process
         self.work = work
         self.berth_bin = berth_bin
         self.registry_bin = registry_bin
@@ -177,7 +178,7 @@ class Registry:
                         f"http:\n  addr: 127.0.0.1:{self.port}\n")
             cmd = [self.registry_bin, "serve", cfg]
         self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=dict(os.environ, **self.env))
         logf.close()
         wait_ready(self.url, self.proc, self.log_path)
         self.creds = self.read_creds()
@@ -556,6 +557,9 @@ def main():
     ap.add_argument("--berth-bin", help="default BUILD_DIR/src/cli/berth")
     ap.add_argument("--bench-bin", help="default BUILD_DIR/bench/berth-bench")
     ap.add_argument("--registry-bin", default="docker-registry")
+    ap.add_argument("--berth-encryption", choices=("off", "on"), default="off",
+                    help="berth's encryption at rest (default off: like for like with "
+                    "Distribution, which has none; bench/encryption.py measures on vs off)")
     ap.add_argument("--threads", type=int, default=2, help="client io threads")
     ap.add_argument("--work-dir", help="data directories and logs (default: a new temp dir)")
     ap.add_argument("--keep-work", action="store_true")
@@ -603,12 +607,14 @@ def main():
 
     work = args.work_dir or tempfile.mkdtemp(prefix="berth-bench-", dir="/var/tmp")
     os.makedirs(work, exist_ok=True)
-    regs = {"berth": Registry("berth", work, berth_bin, args.registry_bin),
+    berth_env = {"BERTH_ENCRYPTION_AT_REST": "true" if args.berth_encryption == "on" else "false"}
+    regs = {"berth": Registry("berth", work, berth_bin, args.registry_bin, berth_env),
             "distribution": Registry("distribution", work, berth_bin, args.registry_bin)}
     meta = machine_info()
     meta.update(mode="quick" if args.quick else "full", duration=duration, repeats=args.repeats,
                 concurrency=concs, command="bench/compare.py " + " ".join(sys.argv[1:]),
-                berth_bin=berth_bin, bench_bin=bench_bin, work_dir=work)
+                berth_bin=berth_bin, bench_bin=bench_bin, work_dir=work,
+                berth_encryption=args.berth_encryption)
     results = []
     t_start = time.time()
     try:

@@ -25,6 +25,7 @@
 #include "registry/identity.h"
 #include "server/app.h"
 #include "server/audit.h"
+#include "storage/crypto/encrypted_blob_store.h"
 #include "storage/fs/fs_blob_store.h"
 
 namespace {
@@ -330,6 +331,10 @@ int main(int argc, char** argv) {
   kms_alias_create->add_option("alias", kms_alias, "alias/NAME")->required();
   kms_alias_create->add_option("key", kms_key, "Key id, key ARN, alias name or alias ARN")
       ->required();
+  std::string rewrap_key;
+  CLI::App* kms_rewrap = kms->add_subcommand(
+      "rewrap", "Move stored data keys to their key's newest version (after rotate)");
+  kms_rewrap->add_option("key", rewrap_key, "Only this key (default: every key)");
   CLI::App* kms_alias_delete = kms->add_subcommand("delete-alias", "Delete an alias");
   kms_alias_delete->add_option("alias", kms_alias, "alias/NAME")->required();
   CLI::App* policy = admin->add_subcommand("policy", "Identity policies")->require_subcommand(1);
@@ -539,8 +544,22 @@ int main(int argc, char** argv) {
       return check(id.DeleteAccessKeyBlocking(key_id));
     }
     if (kms->parsed()) {
+      // Changes made here are audited like the server's key usage.
+      std::unique_ptr<berth::server::AuditLog> key_audit;
+      if (auto a = berth::server::AuditLog::Open(
+              {berth::cli::AuditDir(c), c.audit_max_file_bytes, c.audit_keep_files});
+          a.ok()) {
+        key_audit = std::move(*a);
+      }
+      berth::kms::BuiltinKeyServiceOptions ko;
+      ko.on_key_usage = [&key_audit](const berth::kms::KeyUsageEvent& e) {
+        if (key_audit) {
+          key_audit->Append(berth::server::KeyUsageRecord(e, "berth:admin-cli",
+                                                          berth::SystemClock::Get().NowMillis()));
+        }
+      };
       berth::kms::BuiltinKeyService keys(**meta, *master, berth::SystemClock::Get(),
-                                         id.account().region, id.account().registry_id);
+                                         id.account().region, id.account().registry_id, ko);
       const std::string& account = id.account().registry_id;
       auto print = [&](const berth::Result<berth::kms::KeyMetadata>& k) {
         if (!k.ok()) {
@@ -594,6 +613,29 @@ int main(int argc, char** argv) {
       }
       if (kms_alias_delete->parsed()) {
         return check(keys.DeleteAlias(kms_alias));
+      }
+      if (kms_rewrap->parsed()) {
+        std::string only;
+        if (!rewrap_key.empty()) {
+          auto k = keys.DescribeKey(rewrap_key);
+          if (!k.ok()) {
+            return Fail(k.error().message);
+          }
+          only = k->key_id;
+        }
+        auto blobs = berth::storage::FsBlobStore::Open(c.data_dir);
+        if (!blobs.ok()) {
+          return Fail(blobs.error().message);
+        }
+        auto report = berth::storage::RewrapDataKeys(**blobs, keys, only, nullptr);
+        if (!report.ok()) {
+          return Fail(report.error().message);
+        }
+        std::printf("{\"Examined\": %llu, \"Rewrapped\": %llu, \"Failed\": %llu}\n",
+                    static_cast<unsigned long long>(report->examined),
+                    static_cast<unsigned long long>(report->rewrapped),
+                    static_cast<unsigned long long>(report->failed));
+        return report->failed == 0 ? 0 : 1;
       }
       return 0;
     }

@@ -111,8 +111,7 @@ Result<std::string> Registry::SealManifestBlocking(const std::string& key_id,
 
 Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
                                                    const std::string& repo,
-                                                   const std::string& digest,
-                                                   std::string stored) {
+                                                   const std::string& digest, std::string stored) {
   if (key_id.empty()) {
     return stored;
   }

@@ -126,11 +126,10 @@ Task<BlobInfo> Registry::StatBlob(std::string repo, std::string digest) {
 
 Task<OpenBlob> Registry::OpenBlobForRead(std::string repo, std::string digest) {
   BERTH_CO_ASSIGN_OR_RETURN(BlobInfo info, co_await StatBlob(repo, digest));
-  auto reader =
-      co_await RunBlocking(pool_, [&]() -> Result<std::unique_ptr<storage::BlobReader>> {
-        BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
-        return StoreFor(key).Open(StoredDigest(key, info.digest));
-      });
+  auto reader = co_await RunBlocking(pool_, [&]() -> Result<std::unique_ptr<storage::BlobReader>> {
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    return StoreFor(key).Open(StoredDigest(key, info.digest));
+  });
   if (!reader.ok()) {
     if (reader.error().code == Errc::kNotFound) {
       co_return MakeError(Errc::kBlobUnknown, "blob content missing from storage",

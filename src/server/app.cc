@@ -25,12 +25,13 @@
 #include "api/oci/oci_api.h"
 #include "auth/authenticator.h"
 #include "auth/authorizer.h"
+#include "base/blocking.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/strings.h"
 #include "kms/builtin_key_service.h"
-#include "storage/crypto/encrypted_blob_store.h"
 #include "server/metrics.h"
+#include "storage/crypto/encrypted_blob_store.h"
 
 namespace berth::server {
 
@@ -94,23 +95,9 @@ struct App::Impl {
 
   // Every use of or change to a key, in the audit log (never key bytes).
   void OnKeyUsage(const kms::KeyUsageEvent& e) {
-    if (!audit) {
-      return;
+    if (audit) {
+      audit->Append(KeyUsageRecord(e, "berth:storage", SystemClock::Get().NowMillis()));
     }
-    boost::json::object o;
-    o["time"] = FormatAuditTime(SystemClock::Get().NowMillis());
-    o["api"] = "kms";
-    o["principal"] = "berth:storage";
-    o["action"] = "kms:" + e.operation;
-    o["resource"] = e.key_arn;
-    o["key_id"] = e.key_id;
-    o["encryption_context"] = e.purpose;
-    o["result"] = e.ok ? "success" : "error";
-    if (!e.ok) {
-      o["error"] = std::string(ErrcName(e.error_code));
-      o["message"] = e.error_message;
-    }
-    audit->Append(boost::json::serialize(o));
   }
 
   // The key a new repository is encrypted under, from its encryptionConfiguration: AES256 uses
@@ -451,6 +438,18 @@ struct App::Impl {
         spdlog::warn("upload purge failed: {}", n.error().message);
       } else if (*n > 0) {
         spdlog::info("purged {} expired upload sessions", *n);
+      }
+      // Keys whose scheduled deletion date has passed are destroyed (as KMS does).
+      if (keys) {
+        int64_t now = SystemClock::Get().NowSeconds();
+        auto purged = co_await RunBlocking(pool, [&] { return keys->PurgeDueDeletions(now); });
+        if (!purged.ok()) {
+          spdlog::warn("key deletion purge failed: {}", purged.error().message);
+        } else {
+          for (const auto& id : *purged) {
+            spdlog::warn("key {} deleted after its waiting period; data it protected is lost", id);
+          }
+        }
       }
     }
   }

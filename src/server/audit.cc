@@ -42,6 +42,24 @@ Status SyncDir(const std::string& dir) {
 
 }  // namespace
 
+std::string KeyUsageRecord(const kms::KeyUsageEvent& e, std::string_view principal,
+                           int64_t now_ms) {
+  boost::json::object o;
+  o["time"] = FormatAuditTime(now_ms);
+  o["api"] = "kms";
+  o["principal"] = principal;
+  o["action"] = "kms:" + e.operation;
+  o["resource"] = e.key_arn;
+  o["key_id"] = e.key_id;
+  o["encryption_context"] = e.purpose;
+  o["result"] = e.ok ? "success" : "error";
+  if (!e.ok) {
+    o["error"] = std::string(ErrcName(e.error_code));
+    o["message"] = e.error_message;
+  }
+  return boost::json::serialize(o);
+}
+
 std::string FormatAuditTime(int64_t ms) {
   std::string s = FormatRfc3339(ms / 1000);  // ...SSZ
   char frac[8];

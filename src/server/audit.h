@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kms/builtin_key_service.h"
 
 namespace berth::server {
 
@@ -88,5 +89,9 @@ Status ReadAudit(const std::string& dir, const AuditFilter& filter,
 Result<int64_t> ParseAuditTime(const std::string& text);
 // Formats milliseconds since the epoch as RFC 3339 with milliseconds, UTC.
 std::string FormatAuditTime(int64_t ms);
+
+// The audit record of one use of, or change to, a key-service key (`principal`: who used it,
+// e.g. "berth:storage" for the data path). Never holds key bytes: there are none in `e`.
+std::string KeyUsageRecord(const kms::KeyUsageEvent& e, std::string_view principal, int64_t now_ms);
 
 }  // namespace berth::server

@@ -25,6 +25,7 @@ Environment:
 
 import atexit
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -231,6 +232,26 @@ class Berth:
         self.health_path = os.environ.get("BERTH_HEALTH_PATH", "/healthz")
         if start:
             self.start()
+
+    # ----------------------------------------------------------- storage layout
+    def service_key_id(self) -> str:
+        """Id of the key that encrypts AES256 repositories (exists once one was created)."""
+        if not getattr(self, "_service_key_id", None):
+            out = subprocess.run([self.binary, "admin", "--data-dir", self.data_dir, "key",
+                                  "describe", "alias/berth/aes256"], env=self.env,
+                                 capture_output=True, text=True, check=True).stdout
+            self._service_key_id = json.loads(out)["KeyId"]
+        return self._service_key_id
+
+    def stored_digest(self, digest: str, key_id: Optional[str] = None) -> str:
+        """The name berth stores `digest` under for a repository encrypted with `key_id`
+        (default: the AES256 service key): blobs are stored once per key, under a digest
+        derived from (key, digest). With encryption at rest off it is the digest itself."""
+        if self.env.get("BERTH_ENCRYPTION_AT_REST", "true") in ("false", "0", "off"):
+            return digest
+        key = key_id or self.service_key_id()
+        h = hashlib.sha256(b"berth-key-domain/v1\0" + key.encode() + b"\0" + digest.encode())
+        return "sha256:" + h.hexdigest()
 
     # ----------------------------------------------------------- lifecycle
     @property

@@ -472,14 +472,32 @@ class TestRepositories(EcrTestCase):
                          [{"Key": "env", "Value": ""}, {"Key": "team", "Value": "platform"}])
 
     def test_create_repository_kms_encryption_recorded(self):
+        # A customer key of berth's key service, named by alias; ECR records the key ARN.
+        alias = "alias/" + unique_repo("kms")
+        p = subprocess.run([self.berth.binary, "admin", "--data-dir", self.berth.data_dir, "key",
+                            "create", "--alias", alias], capture_output=True, text=True,
+                           timeout=60, env=self.berth.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        key = json.loads(p.stdout)["Arn"]
         name = unique_repo("kms")
-        key = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
         r = self.ecr.create_repository(
             repositoryName=name,
-            encryptionConfiguration={"encryptionType": "KMS", "kmsKey": key})["repository"]
+            encryptionConfiguration={"encryptionType": "KMS", "kmsKey": alias})["repository"]
         self.assertEqual(r["encryptionConfiguration"], {"encryptionType": "KMS", "kmsKey": key})
         d = self.ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
         self.assertEqual(d["encryptionConfiguration"], {"encryptionType": "KMS", "kmsKey": key})
+        # KMS without a key: ECR's managed alias/aws/ecr key.
+        r = self.ecr.create_repository(repositoryName=unique_repo("kmsdef"),
+                                       encryptionConfiguration={"encryptionType": "KMS"})
+        self.assertRegex(r["repository"]["encryptionConfiguration"]["kmsKey"],
+                         r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
+        # A key that does not exist: refused, nothing created.
+        missing = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
+        with self.assertRaises(ClientError) as cm:
+            self.ecr.create_repository(
+                repositoryName=unique_repo("kmsbad"),
+                encryptionConfiguration={"encryptionType": "KMS", "kmsKey": missing})
+        self.assertEqual(cm.exception.response["Error"]["Code"], "KmsException")
 
     def test_create_repository_mutable_with_exclusion(self):
         name = unique_repo("mwe")

@@ -262,7 +262,8 @@ class LifecycleTestCase(EcrTestCase):
 
     # ---------------------------------------------------------------------- on disk
     def blob_path(self, digest: str, area: str = "blobs") -> str:
-        algo, hexd = digest.split(":", 1)
+        # Where berth stores the blob for the (AES256-encrypted) repositories these tests use.
+        algo, hexd = self.berth.stored_digest(digest).split(":", 1)
         return os.path.join(self.berth.data_dir, area, algo, hexd[:2], hexd)
 
     def assertInArea(self, digest: str, area: str) -> None:

@@ -995,7 +995,7 @@ class TestUploadExpiry(OciTestCase):
         _, created = self.start_idle_upload(repo)
         self.assertFalse(self.wait_gone(created), "idle upload never expired")
         self.assertBlob(repo, digest, data)
-        hexpart = digest.split(":", 1)[1]
+        hexpart = self.berth.stored_digest(digest).split(":", 1)[1]
         self.assertTrue(os.path.isfile(os.path.join(
             self.berth.data_dir, "blobs", "sha256", hexpart[:2], hexpart)),
             "berth: blobs live at <data-dir>/blobs/sha256/<2 hex>/<hex>")

@@ -43,7 +43,7 @@ ADMIN_CREDS="$BERTH_ADMIN_ACCESS_KEY_ID:$BERTH_ADMIN_SECRET_ACCESS_KEY"
 admin_cli() { out "$BERTH_BIN" admin --data-dir "$DATA" "$@"; }
 # access_key_create USER: prints the JSON of a new access key (the one place that names the
 # key subcommand).
-access_key_create() { admin_cli key create "$1"; }
+access_key_create() { admin_cli access-key create "$1"; }
 
 declare -A KEY_ID SECRET
 # new_user NAME [POLICY...]: user, access key, attached managed/customer policies.

@@ -128,10 +128,9 @@ class SegmentCipher {
     int len = 0;
     if (EVP_EncryptInit_ex(enc_.get(), nullptr, nullptr, nullptr, iv) != 1 ||
         EVP_EncryptUpdate(enc_.get(), nullptr, &len, aad, sizeof(aad)) != 1 ||
-        (!plain.empty() &&
-         EVP_EncryptUpdate(enc_.get(), dst, &len,
-                           reinterpret_cast<const unsigned char*>(plain.data()),
-                           static_cast<int>(plain.size())) != 1) ||
+        (!plain.empty() && EVP_EncryptUpdate(enc_.get(), dst, &len,
+                                             reinterpret_cast<const unsigned char*>(plain.data()),
+                                             static_cast<int>(plain.size())) != 1) ||
         EVP_EncryptFinal_ex(enc_.get(), dst + plain.size(), &len) != 1 ||
         EVP_CIPHER_CTX_ctrl(enc_.get(), EVP_CTRL_GCM_GET_TAG, kTag, dst + plain.size()) != 1) {
       return MakeError(Errc::kInternal, "crypto: AES-GCM encryption failed");
@@ -266,8 +265,8 @@ class EncWriter final : public BlobWriter {
   // Reads from the one record holding `offset`.
   Result<size_t> ReadRecord(uint64_t offset, std::span<char> out) {
     // Record r holds plaintext [starts_[r], starts_[r] + lens_[r]).
-    size_t r = static_cast<size_t>(
-        std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin() - 1);
+    size_t r = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) -
+                                   starts_.begin() - 1);
     uint32_t len = lens_[r];
     rec_.resize(len + kOverhead);
     plain_.resize(len);
@@ -395,8 +394,8 @@ class EncReader final : public BlobReader {
     return kHeaderSize + i * (static_cast<uint64_t>(segment_size_) + kOverhead);
   }
   Status RawRead(uint64_t pos, std::span<char> out) {
-    return ReadExact([this](uint64_t off, std::span<char> o) { return raw_->ReadAt(off, o); },
-                     pos, out);
+    return ReadExact([this](uint64_t off, std::span<char> o) { return raw_->ReadAt(off, o); }, pos,
+                     out);
   }
 
   std::unique_ptr<BlobReader> raw_;
@@ -425,8 +424,7 @@ Result<std::string> ReadHeaderBytes(BlobReader& raw) {
 
 // Private helpers with access to the store's members.
 struct EncryptedAccess {
-  static Result<std::unique_ptr<EncWriter>> OpenWriter(EncryptedBlobStore& s,
-                                                       std::string_view id) {
+  static Result<std::unique_ptr<EncWriter>> OpenWriter(EncryptedBlobStore& s, std::string_view id) {
     BERTH_ASSIGN_OR_RETURN(auto raw, s.inner_.OpenUpload(id));
     if (raw->size() < kHeaderSize) {
       return Corrupt("upload " + std::string(id) + " has no header (interrupted creation)");
@@ -530,7 +528,8 @@ Status EncryptedBlobStore::Commit(std::string_view upload_id, const Digest& dige
     while (off < w->size()) {
       size_t filled = 0;
       while (filled < buf.size() && off + filled < w->size()) {
-        BERTH_ASSIGN_OR_RETURN(size_t n, w->ReadAt(off + filled, std::span<char>(buf).subspan(filled)));
+        BERTH_ASSIGN_OR_RETURN(size_t n,
+                               w->ReadAt(off + filled, std::span<char>(buf).subspan(filled)));
         if (n == 0) {
           return Corrupt("upload shorter than recorded");
         }

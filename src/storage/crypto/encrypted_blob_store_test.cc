@@ -174,9 +174,7 @@ class OwningEncryptedStore final : public BlobStore {
   }
   Status Archive(const Digest& d) override { return enc->Archive(d); }
   Status Restore(const Digest& d) override { return enc->Restore(d); }
-  Status PutSidecar(const Digest& d, std::string_view b) override {
-    return enc->PutSidecar(d, b);
-  }
+  Status PutSidecar(const Digest& d, std::string_view b) override { return enc->PutSidecar(d, b); }
   Result<std::string> GetSidecar(const Digest& d) override { return enc->GetSidecar(d); }
 
   std::string root;
@@ -186,8 +184,9 @@ class OwningEncryptedStore final : public BlobStore {
 };
 
 INSTANTIATE_TEST_SUITE_P(Encrypted, BlobStoreConformanceTest,
-                         ::testing::Values(BlobStoreFactory(
-                             [] { return std::unique_ptr<BlobStore>(new OwningEncryptedStore); })));
+                         ::testing::Values(BlobStoreFactory([] {
+                           return std::unique_ptr<BlobStore>(new OwningEncryptedStore);
+                         })));
 
 std::string Pattern(size_t n, unsigned seed) {
   std::string s(n, '\0');
@@ -270,9 +269,14 @@ TEST_F(EncryptedBlobStoreTest, RangesAcrossSegmentBoundaries) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r)->size(), content.size());
   EXPECT_EQ((*r)->ZeroCopyFd(), -1);
-  for (auto [off, len] : std::vector<std::pair<uint64_t, size_t>>{
-           {0, content.size()}, {4090, 20}, {4096, 4096}, {4095, 8194}, {8191, 1},
-           {content.size() - 5, 5}, {100, 4096 * 3}, {20480, 123}}) {
+  for (auto [off, len] : std::vector<std::pair<uint64_t, size_t>>{{0, content.size()},
+                                                                  {4090, 20},
+                                                                  {4096, 4096},
+                                                                  {4095, 8194},
+                                                                  {8191, 1},
+                                                                  {content.size() - 5, 5},
+                                                                  {100, 4096 * 3},
+                                                                  {20480, 123}}) {
     for (size_t chunk : {size_t{1}, size_t{1000}, size_t{4096}, size_t{65536}}) {
       if (chunk == 1 && len > 20) {
         continue;
@@ -387,7 +391,8 @@ TEST_F(EncryptedBlobStoreTest, RotationAndRewrapKeepEveryBlobReadable) {
   EXPECT_EQ(s.keys.Inspect(*side)->version, 2u);
   EXPECT_EQ(ReadFile(Path(old_d)).substr(0, 256), header_before);  // data not rewritten
   // A fresh store (empty cache) reads through the re-wrapped key.
-  EncryptedBlobStore fresh(*s.inner, s.keys, "k1", nullptr, EncryptionOptions{.segment_size = 4096});
+  EncryptedBlobStore fresh(*s.inner, s.keys, "k1", nullptr,
+                           EncryptionOptions{.segment_size = 4096});
   EXPECT_EQ(*fresh.ReadSmall(old_d, 1 << 20), old_content);
   auto again = RewrapDataKeys(*s.inner, s.keys, "", nullptr);
   EXPECT_EQ(again->rewrapped, 0u);
@@ -417,7 +422,8 @@ TEST_F(EncryptedBlobStoreTest, UnalignedChunksAcrossReopensRepack) {
     ASSERT_TRUE((*w)->Append({content.data() + off, n}).ok());
     off += n;
   }
-  ASSERT_TRUE((*s.enc->OpenUpload("chunky"))->Append({content.data() + off, content.size() - off}).ok());
+  ASSERT_TRUE(
+      (*s.enc->OpenUpload("chunky"))->Append({content.data() + off, content.size() - off}).ok());
   ASSERT_TRUE(s.enc->Commit("chunky", d).ok());
   EXPECT_EQ(*s.enc->ReadSmall(d, 1 << 20), content);
   auto uploads = s.inner->ListUploads();
