@@ -512,27 +512,40 @@ Result<DataKey> BuiltinKeyService::GenerateDataKey(std::string_view key, std::st
   return Audited("GenerateDataKey", id, std::move(r), context);
 }
 
+struct BuiltinKeyService::Opened {
+  std::shared_ptr<const Loaded> key;
+  uint32_t version = 0;
+  Secret data_key;
+};
+
+Result<BuiltinKeyService::Opened> BuiltinKeyService::Unwrap(std::string_view wrapped,
+                                                            std::string_view context,
+                                                            std::string& key_id) {
+  BERTH_ASSIGN_OR_RETURN(Wrapped w, ParseWrapped(wrapped));
+  key_id = w.key_id;
+  auto k = Load(key_id, false);
+  if (!k.ok()) {
+    if (k.error().code == Errc::kNotFound) {
+      return MakeError(Errc::kKeyUnavailable, KeyArn(key_id) + " no longer exists.");
+    }
+    return std::move(k).error();
+  }
+  BERTH_TRY(Usable(**k));
+  BERTH_ASSIGN_OR_RETURN(Secret kek, Material(**k, w.version));
+  auto dk = Unseal(kek, w.sealed, std::string(w.header) + std::string(context));
+  if (!dk.ok() || dk->size() != kDataKeyBytes) {
+    return MakeError(Errc::kCorrupt,
+                     "the wrapped data key does not open under " + KeyArn(key_id) +
+                         " (tampered, or presented with another encryption context)");
+  }
+  return Opened{std::move(*k), w.version, std::move(dk).value()};
+}
+
 Result<Secret> BuiltinKeyService::Decrypt(std::string_view wrapped, std::string_view context) {
   std::string id;
   auto run = [&]() -> Result<Secret> {
-    BERTH_ASSIGN_OR_RETURN(Wrapped w, ParseWrapped(wrapped));
-    id = w.key_id;
-    auto k = Load(id, false);
-    if (!k.ok()) {
-      if (k.error().code == Errc::kNotFound) {
-        return MakeError(Errc::kKeyUnavailable, KeyArn(id) + " no longer exists.");
-      }
-      return std::move(k).error();
-    }
-    BERTH_TRY(Usable(**k));
-    BERTH_ASSIGN_OR_RETURN(Secret kek, Material(**k, w.version));
-    auto dk = Unseal(kek, w.sealed, std::string(w.header) + std::string(context));
-    if (!dk.ok() || dk->size() != kDataKeyBytes) {
-      return MakeError(Errc::kCorrupt,
-                       "the wrapped data key does not open under " + KeyArn(id) +
-                           " (tampered, or presented with another encryption context)");
-    }
-    return std::move(dk).value();
+    BERTH_ASSIGN_OR_RETURN(Opened o, Unwrap(wrapped, context, id));
+    return std::move(o.data_key);
   };
   auto r = run();
   return Audited("Decrypt", id, std::move(r), context);
@@ -542,27 +555,11 @@ Result<std::string> BuiltinKeyService::ReEncrypt(std::string_view wrapped,
                                                  std::string_view context) {
   std::string id;
   auto run = [&]() -> Result<std::string> {
-    BERTH_ASSIGN_OR_RETURN(Wrapped w, ParseWrapped(wrapped));
-    id = w.key_id;
-    auto k = Load(id, false);
-    if (!k.ok()) {
-      if (k.error().code == Errc::kNotFound) {
-        return MakeError(Errc::kKeyUnavailable, KeyArn(id) + " no longer exists.");
-      }
-      return std::move(k).error();
-    }
-    BERTH_TRY(Usable(**k));
-    BERTH_ASSIGN_OR_RETURN(Secret kek, Material(**k, w.version));
-    auto dk = Unseal(kek, w.sealed, std::string(w.header) + std::string(context));
-    if (!dk.ok() || dk->size() != kDataKeyBytes) {
-      return MakeError(Errc::kCorrupt,
-                       "the wrapped data key does not open under " + KeyArn(id) +
-                           " (tampered, or presented with another encryption context)");
-    }
-    if (w.version == (*k)->current()) {
+    BERTH_ASSIGN_OR_RETURN(Opened o, Unwrap(wrapped, context, id));
+    if (o.version == o.key->current()) {
       return std::string(wrapped);
     }
-    return Wrap(**k, (*k)->current(), *dk, context);
+    return Wrap(*o.key, o.key->current(), o.data_key, context);
   };
   auto r = run();
   return Audited("ReEncrypt", id, std::move(r), context);

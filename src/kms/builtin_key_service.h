@@ -175,6 +175,10 @@ class BuiltinKeyService final : public KeyService {
   Result<Secret> Material(const Loaded& k, uint32_t version) const;
   Result<std::string> Wrap(const Loaded& k, uint32_t version, const Secret& data_key,
                            std::string_view context) const;
+  // Opens a wrapped data key (Decrypt and ReEncrypt): its key (usable), version and bytes.
+  // Sets `key_id` as soon as the header names it (for the audit record).
+  struct Opened;
+  Result<Opened> Unwrap(std::string_view wrapped, std::string_view context, std::string& key_id);
   Status AddVersion(const std::string& key_id, uint32_t version);
   Status StoreRecord(const Loaded& k);
   Result<std::string> NewKey(std::string description, bool managed);  // its id
