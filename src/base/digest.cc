@@ -1,6 +1,13 @@
+// The hash state of an upload is saved between requests (Hasher::SaveState), which needs the
+// plain SHA-2 contexts: OpenSSL 3 marks that API deprecated but keeps it, on the same SHA-NI
+// code as EVP.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "base/digest.h"
 
-#include <openssl/evp.h>
+#include <cstring>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 namespace berth {
 namespace {
@@ -49,10 +56,6 @@ bool ValidEncodedGrammar(std::string_view s) {
   return true;
 }
 
-const EVP_MD* Md(DigestAlgorithm a) {
-  return a == DigestAlgorithm::kSha256 ? EVP_sha256() : EVP_sha512();
-}
-
 }  // namespace
 
 Result<Digest> Digest::Parse(std::string_view text) {
@@ -98,32 +101,42 @@ Digest Digest::Sha256Of(std::string_view bytes) {
 }
 
 struct Hasher::Ctx {
-  EVP_MD_CTX* ctx = nullptr;
-  ~Ctx() { EVP_MD_CTX_free(ctx); }
+  SHA256_CTX s256;
+  SHA512_CTX s512;
 };
 
 Hasher::Hasher(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(std::make_unique<Ctx>()) {
-  ctx_->ctx = EVP_MD_CTX_new();
-  BERTH_CHECK(ctx_->ctx != nullptr);
-  BERTH_CHECK(EVP_DigestInit_ex(ctx_->ctx, Md(algorithm), nullptr) == 1);
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    BERTH_CHECK(SHA256_Init(&ctx_->s256) == 1);
+  } else {
+    BERTH_CHECK(SHA512_Init(&ctx_->s512) == 1);
+  }
 }
 Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::Update(std::span<const char> bytes) {
-  EVP_DigestUpdate(ctx_->ctx, bytes.data(), bytes.size());
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    SHA256_Update(&ctx_->s256, bytes.data(), bytes.size());
+  } else {
+    SHA512_Update(&ctx_->s512, bytes.data(), bytes.size());
+  }
   bytes_ += bytes.size();
 }
 
 Digest Hasher::Finish() const {
-  EVP_MD_CTX* copy = EVP_MD_CTX_new();
-  BERTH_CHECK(copy != nullptr);
-  EVP_MD_CTX_copy_ex(copy, ctx_->ctx);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(copy, out, &len);
-  EVP_MD_CTX_free(copy);
+  unsigned char out[SHA512_DIGEST_LENGTH];
+  unsigned len = 0;
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    SHA256_CTX copy = ctx_->s256;
+    SHA256_Final(out, &copy);
+    len = SHA256_DIGEST_LENGTH;
+  } else {
+    SHA512_CTX copy = ctx_->s512;
+    SHA512_Final(out, &copy);
+    len = SHA512_DIGEST_LENGTH;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string text(algorithm_ == DigestAlgorithm::kSha256 ? "sha256:" : "sha512:");
   for (unsigned i = 0; i < len; ++i) {
@@ -131,6 +144,49 @@ Digest Hasher::Finish() const {
     text.push_back(kHex[out[i] & 0xf]);
   }
   return Digest(algorithm_, std::move(text));
+}
+
+namespace {
+// Saved state: tag ‖ '\n' ‖ raw context bytes. The tag names the format, the algorithm, the
+// byte count and the OpenSSL build (the context layout is OpenSSL's), so a state from another
+// build or algorithm is refused rather than misread.
+std::string StateTag(DigestAlgorithm a, uint64_t bytes) {
+  std::string tag = "berth-hash-state/1 ";
+  tag += a == DigestAlgorithm::kSha256 ? "sha256 " : "sha512 ";
+  tag += std::to_string(OPENSSL_VERSION_NUMBER);
+  tag += ' ';
+  tag += std::to_string(bytes);
+  return tag;
+}
+}  // namespace
+
+std::string Hasher::SaveState() const {
+  std::string out = StateTag(algorithm_, bytes_);
+  out += '\n';
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    out.append(reinterpret_cast<const char*>(&ctx_->s256), sizeof(SHA256_CTX));
+  } else {
+    out.append(reinterpret_cast<const char*>(&ctx_->s512), sizeof(SHA512_CTX));
+  }
+  return out;
+}
+
+Result<Hasher> Hasher::RestoreState(std::string_view state, DigestAlgorithm algorithm,
+                                    uint64_t bytes) {
+  size_t nl = state.find('\n');
+  size_t want = algorithm == DigestAlgorithm::kSha256 ? sizeof(SHA256_CTX) : sizeof(SHA512_CTX);
+  if (nl == std::string_view::npos || state.substr(0, nl) != StateTag(algorithm, bytes) ||
+      state.size() - nl - 1 != want) {
+    return MakeError(Errc::kInvalidArgument, "saved hash state does not match");
+  }
+  Hasher h(algorithm);
+  if (algorithm == DigestAlgorithm::kSha256) {
+    std::memcpy(&h.ctx_->s256, state.data() + nl + 1, want);
+  } else {
+    std::memcpy(&h.ctx_->s512, state.data() + nl + 1, want);
+  }
+  h.bytes_ = bytes;
+  return h;
 }
 
 }  // namespace berth

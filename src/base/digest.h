@@ -60,6 +60,13 @@ class Hasher {
   DigestAlgorithm algorithm() const { return algorithm_; }
   uint64_t bytes() const { return bytes_; }
 
+  // The running state as bytes, so hashing can resume in another request, process or node
+  // (same binary) without re-reading what was hashed. RestoreState refuses (kInvalidArgument)
+  // a state of another algorithm, byte count or OpenSSL build.
+  std::string SaveState() const;
+  static Result<Hasher> RestoreState(std::string_view state, DigestAlgorithm algorithm,
+                                     uint64_t bytes);
+
  private:
   struct Ctx;
   DigestAlgorithm algorithm_;

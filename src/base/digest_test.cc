@@ -219,3 +219,39 @@ TEST(HasherTest, CountsBytes) {
 
 }  // namespace
 }  // namespace berth
+
+namespace berth {
+namespace {
+
+TEST(HasherStateTest, SavedStateResumesExactly) {
+  for (DigestAlgorithm a : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
+    std::string first(100000, 'a');
+    std::string second = "and the rest of the upload";
+    Hasher whole(a);
+    whole.Update(first);
+    whole.Update(second);
+    Hasher part(a);
+    part.Update(first);
+    std::string state = part.SaveState();
+    auto resumed = Hasher::RestoreState(state, a, first.size());
+    ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+    resumed->Update(second);
+    EXPECT_EQ(resumed->Finish(), whole.Finish());
+    EXPECT_EQ(resumed->bytes(), first.size() + second.size());
+  }
+}
+
+TEST(HasherStateTest, MismatchedStateIsRefused) {
+  Hasher h(DigestAlgorithm::kSha256);
+  h.Update(std::string_view("abc"));
+  std::string state = h.SaveState();
+  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha256, 4).ok());   // byte count
+  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha512, 3).ok());   // algorithm
+  EXPECT_FALSE(Hasher::RestoreState(state.substr(0, state.size() - 1), DigestAlgorithm::kSha256,
+                                    3).ok());                                    // truncated
+  EXPECT_FALSE(Hasher::RestoreState("garbage", DigestAlgorithm::kSha256, 3).ok());
+  EXPECT_TRUE(Hasher::RestoreState(state, DigestAlgorithm::kSha256, 3).ok());
+}
+
+}  // namespace
+}  // namespace berth

@@ -10,17 +10,18 @@ namespace berth::registry {
 
 namespace {
 
-// Sealed manifest body: magic ‖ wrapped-key length (u32 LE) ‖ wrapped data key ‖
-// Seal(data key, body, aad = context ‖ repo ‖ digest).
-constexpr std::string_view kManifestMagic = "BRTHMAN1";
+// Sealed value (manifest bodies, saved upload hash states): magic ‖ wrapped-key length
+// (u32 LE) ‖ wrapped data key ‖ Seal(data key, value, aad = context ‖ repo ‖ name).
+constexpr std::string_view kSealedMagic = "BRTHMAN1";
 constexpr std::string_view kManifestContext = "berth:manifest";
+constexpr std::string_view kUploadStateContext = "berth:upload-state";
 
-std::string ManifestAad(const std::string& repo, const std::string& digest) {
-  std::string aad(kManifestContext);
+std::string SealAad(std::string_view context, const std::string& repo, const std::string& name) {
+  std::string aad(context);
   aad += '\0';
   aad += repo;
   aad += '\0';
-  aad += digest;
+  aad += name;
   return aad;
 }
 
@@ -84,17 +85,16 @@ Status Registry::ResolveKeyBlocking(meta::RepositoryRecord& record) {
   return Ok{};
 }
 
-Result<std::string> Registry::SealManifestBlocking(const std::string& key_id,
-                                                   const std::string& repo,
-                                                   const std::string& digest,
-                                                   const std::string& body) {
+Result<std::string> Registry::SealBlocking(const std::string& key_id, std::string_view context,
+                                           const std::string& repo, const std::string& name,
+                                           const std::string& value) {
   if (key_id.empty() || encryption_.keys == nullptr) {
-    return body;
+    return value;
   }
-  BERTH_ASSIGN_OR_RETURN(kms::DataKey dk,
-                         encryption_.keys->GenerateDataKey(key_id, kManifestContext));
-  BERTH_ASSIGN_OR_RETURN(std::string sealed, Seal(dk.plaintext, body, ManifestAad(repo, digest)));
-  std::string out(kManifestMagic);
+  BERTH_ASSIGN_OR_RETURN(kms::DataKey dk, encryption_.keys->GenerateDataKey(key_id, context));
+  BERTH_ASSIGN_OR_RETURN(std::string sealed,
+                         Seal(dk.plaintext, value, SealAad(context, repo, name)));
+  std::string out(kSealedMagic);
   char len[4];
   uint32_t n = static_cast<uint32_t>(dk.wrapped.size());
   for (int i = 0; i < 4; ++i) {
@@ -109,9 +109,9 @@ Result<std::string> Registry::SealManifestBlocking(const std::string& key_id,
   return out;
 }
 
-Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
-                                                   const std::string& repo,
-                                                   const std::string& digest, std::string stored) {
+Result<std::string> Registry::OpenSealedBlocking(const std::string& key_id,
+                                                 std::string_view context, const std::string& repo,
+                                                 const std::string& name, std::string stored) {
   if (key_id.empty()) {
     return stored;
   }
@@ -119,18 +119,18 @@ Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
     return MakeError(Errc::kKeyUnavailable,
                      "the repository is encrypted but no key service is configured", repo);
   }
-  if (stored.size() < kManifestMagic.size() + 4 ||
-      std::string_view(stored).substr(0, kManifestMagic.size()) != kManifestMagic) {
-    return MakeError(Errc::kCorrupt, "stored manifest is not sealed", digest);
+  if (stored.size() < kSealedMagic.size() + 4 ||
+      std::string_view(stored).substr(0, kSealedMagic.size()) != kSealedMagic) {
+    return MakeError(Errc::kCorrupt, "stored value is not sealed", name);
   }
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i) {
-    n |= static_cast<uint32_t>(static_cast<unsigned char>(stored[kManifestMagic.size() + i]))
+    n |= static_cast<uint32_t>(static_cast<unsigned char>(stored[kSealedMagic.size() + i]))
          << (8 * i);
   }
-  size_t off = kManifestMagic.size() + 4;
+  size_t off = kSealedMagic.size() + 4;
   if (stored.size() < off + n) {
-    return MakeError(Errc::kCorrupt, "stored manifest is truncated", digest);
+    return MakeError(Errc::kCorrupt, "stored value is truncated", name);
   }
   std::string wrapped = stored.substr(off, n);
   kms::KeyService& keys = *encryption_.keys;
@@ -138,16 +138,43 @@ Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
   BERTH_TRY(keys.CheckUsable(info.key_id));
   Secret dk = encryption_.key_cache ? encryption_.key_cache->Get(wrapped) : Secret();
   if (dk.empty()) {
-    BERTH_ASSIGN_OR_RETURN(dk, keys.Decrypt(wrapped, kManifestContext));
+    BERTH_ASSIGN_OR_RETURN(dk, keys.Decrypt(wrapped, context));
     if (encryption_.key_cache) {
       encryption_.key_cache->Put(wrapped, dk);
     }
   }
-  auto body = Unseal(dk, std::string_view(stored).substr(off + n), ManifestAad(repo, digest));
-  if (!body.ok()) {
-    return MakeError(Errc::kCorrupt, "stored manifest failed authentication", digest);
+  auto value = Unseal(dk, std::string_view(stored).substr(off + n), SealAad(context, repo, name));
+  if (!value.ok()) {
+    return MakeError(Errc::kCorrupt, "stored value failed authentication", name);
   }
-  return std::string(body->reveal());
+  return std::string(value->reveal());
+}
+
+Result<std::string> Registry::SealManifestBlocking(const std::string& key_id,
+                                                   const std::string& repo,
+                                                   const std::string& digest,
+                                                   const std::string& body) {
+  return SealBlocking(key_id, kManifestContext, repo, digest, body);
+}
+
+Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
+                                                   const std::string& repo,
+                                                   const std::string& digest, std::string stored) {
+  return OpenSealedBlocking(key_id, kManifestContext, repo, digest, std::move(stored));
+}
+
+Result<std::string> Registry::SealUploadStateBlocking(const std::string& key_id,
+                                                      const std::string& repo,
+                                                      const std::string& upload_id,
+                                                      const std::string& state) {
+  return SealBlocking(key_id, kUploadStateContext, repo, upload_id, state);
+}
+
+Result<std::string> Registry::OpenUploadStateBlocking(const std::string& key_id,
+                                                      const std::string& repo,
+                                                      const std::string& upload_id,
+                                                      std::string stored) {
+  return OpenSealedBlocking(key_id, kUploadStateContext, repo, upload_id, std::move(stored));
 }
 
 }  // namespace berth::registry

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "base/blocking.h"
+#include "base/crypto.h"
 #include "base/strings.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
@@ -84,6 +85,25 @@ UploadWriter::UploadWriter(Registry& registry, std::shared_ptr<State> state)
 UploadWriter::~UploadWriter() { registry_.ReleaseUpload(state_->id); }
 
 uint64_t UploadWriter::size() const { return state_->writer->size(); }
+
+namespace {
+// Where an upload's saved digest state lives (the settings table, shared by every node).
+std::string HashStateKey(const std::string& upload_id) { return "upload.hash/" + upload_id; }
+}  // namespace
+
+asio::awaitable<Status> UploadWriter::Checkpoint() {
+  State* st = state_.get();
+  Registry* reg = &registry_;
+  co_return co_await RunBlocking(registry_.pool_, [st, reg]() -> Status {
+    if (!st->hasher || st->hasher->bytes() != st->writer->size()) {
+      return Ok{};
+    }
+    BERTH_ASSIGN_OR_RETURN(std::string key, reg->RepoKeyBlocking(st->repo));
+    BERTH_ASSIGN_OR_RETURN(std::string sealed, reg->SealUploadStateBlocking(
+                                                   key, st->repo, st->id, st->hasher->SaveState()));
+    return reg->meta_.PutSetting(HashStateKey(st->id), Base64Encode(sealed));
+  });
+}
 
 asio::awaitable<Status> UploadWriter::Append(std::span<const char> bytes) {
   State* st = state_.get();
@@ -258,6 +278,21 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
     Status opened = co_await RunBlocking(pool_, [this, st]() -> Status {
       BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(st->repo));
       BERTH_ASSIGN_OR_RETURN(st->writer, StoreFor(key).OpenUpload(st->id));
+      // Resume from the state the last request saved; re-read the upload only without one.
+      auto saved = meta_.GetSetting(HashStateKey(st->id));
+      if (saved.ok()) {
+        auto raw = Base64Decode(*saved);
+        Result<std::string> plain =
+            raw.ok() ? OpenUploadStateBlocking(key, st->repo, st->id, std::move(raw).value())
+                     : Result<std::string>(std::move(raw).error());
+        if (plain.ok()) {
+          auto h = Hasher::RestoreState(*plain, DigestAlgorithm::kSha256, st->writer->size());
+          if (h.ok()) {
+            st->hasher.emplace(std::move(h).value());
+            return Ok{};
+          }
+        }
+      }
       BERTH_ASSIGN_OR_RETURN(Hasher h, HashStored(*st->writer, DigestAlgorithm::kSha256));
       st->hasher.emplace(std::move(h));
       return Ok{};
@@ -278,6 +313,7 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
 }
 
 Status Registry::RemoveUploadBlocking(const std::string& id) {
+  (void)meta_.DeleteSetting(HashStateKey(id));
   Status s = blobs_.DeleteUpload(id);
   if (!s.ok() && s.error().code != Errc::kNotFound) {
     return s;
@@ -331,6 +367,7 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
     if (!m.ok() && m.error().code != Errc::kNotFound) {
       return std::move(m).error();
     }
+    (void)meta_.DeleteSetting(HashStateKey(id));
     return BlobInfo{want, size};
   });
   if (result.ok() || result.error().code == Errc::kDigestInvalid) {

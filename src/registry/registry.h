@@ -122,6 +122,10 @@ class UploadWriter {
   // Errors: kTooLarge (the blob would exceed max_blob_bytes; nothing appended),
   // kUnavailable (I/O; size() says what was kept).
   boost::asio::awaitable<Status> Append(std::span<const char> bytes);
+  // Saves the running digest state with the session (call when a request's chunk is in), so
+  // the next chunk, on this node after a restart or on another node, resumes hashing without
+  // re-reading the upload. Best effort: without a saved state the upload is re-read.
+  boost::asio::awaitable<Status> Checkpoint();
 
  private:
   friend class Registry;
@@ -308,6 +312,18 @@ class Registry {
                                            const std::string& digest, const std::string& body);
   Result<std::string> OpenManifestBlocking(const std::string& key_id, const std::string& repo,
                                            const std::string& digest, std::string stored);
+  // Saved upload hash states hold up to a block of upload bytes: sealed like manifests.
+  Result<std::string> SealUploadStateBlocking(const std::string& key_id, const std::string& repo,
+                                              const std::string& upload_id,
+                                              const std::string& state);
+  Result<std::string> OpenUploadStateBlocking(const std::string& key_id, const std::string& repo,
+                                              const std::string& upload_id, std::string stored);
+  Result<std::string> SealBlocking(const std::string& key_id, std::string_view context,
+                                   const std::string& repo, const std::string& name,
+                                   const std::string& value);
+  Result<std::string> OpenSealedBlocking(const std::string& key_id, std::string_view context,
+                                         const std::string& repo, const std::string& name,
+                                         std::string stored);
 
   meta::MetadataStore& meta_;
   storage::BlobStore& blobs_;

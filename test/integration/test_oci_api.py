@@ -16,11 +16,13 @@ Run:  python3 test/integration/test_oci_api.py [-v] [TestClass[.test_name] ...]
 Env:  BERTH_BIN (default /work/main/build/berth), BERTH_KEEP_TMP=1.
 """
 
+import base64
 import hashlib
 import json
 import os
 import random
 import re
+import sqlite3
 import sys
 import time
 import unittest
@@ -1730,6 +1732,61 @@ class TestNames(OciTestCase):
         r = self.get_tags(repo)
         self.assertStatus(r, 200)
         self.assertEqual(r.json(), {"name": repo, "tags": ["first"]})
+
+
+# ============================================================================
+class TestUploadResumesAfterRestart(OciTestCase):
+    """berth: a chunked upload resumes on another process (a restart here; another node when
+    several share the stores) from the digest state the last chunk saved with the session,
+    sealed like the repository's data, instead of re-reading the upload."""
+
+    def saved_state(self, upload_id: str):
+        db = sqlite3.connect(os.path.join(self.berth.data_dir, "meta.db"), timeout=30)
+        try:
+            row = db.execute("SELECT value FROM settings WHERE key = ?",
+                             ("upload.hash/" + upload_id,)).fetchone()
+        finally:
+            db.close()
+        return row[0] if row else None
+
+    def test_chunked_upload_survives_sigkill_between_chunks(self):
+        repo = unique_repo("resume")
+        marker = b"RESUME-MARKER-0123456789"
+        first = marker * 4000 + b"x" * 37   # ends mid hash block
+        second = os.urandom(70000)
+        loc = self.start_upload(repo)
+        upload_id = loc.split("?", 1)[0].rstrip("/").rsplit("/", 1)[1]
+        self.assertStatus(self.patch_chunk(loc, first, 0), 202)
+        saved = self.saved_state(upload_id)
+        self.assertIsNotNone(saved, "no digest state saved with the session")
+        self.assertNotIn(b"RESUME-MARKER", base64.b64decode(saved),
+                         "the saved state exposes upload bytes (it must be sealed)")
+        self.berth.restart(graceful=False)
+        self.assertStatus(self.patch_chunk(loc, second, len(first)), 202)
+        digest = sha256(first + second)
+        r = self.request("PUT", add_query(loc, digest=digest), None, {"Content-Length": "0"})
+        self.assertStatus(r, 201)
+        self.assertBlob(repo, digest, first + second)
+        self.assertIsNone(self.saved_state(upload_id), "state left behind after completion")
+
+    def test_upload_without_saved_state_is_rehashed(self):
+        repo = unique_repo("resume")
+        first = os.urandom(50001)
+        second = os.urandom(1234)
+        loc = self.start_upload(repo)
+        upload_id = loc.split("?", 1)[0].rstrip("/").rsplit("/", 1)[1]
+        self.assertStatus(self.patch_chunk(loc, first, 0), 202)
+        self.berth.stop()
+        db = sqlite3.connect(os.path.join(self.berth.data_dir, "meta.db"), timeout=30)
+        db.execute("DELETE FROM settings WHERE key = ?", ("upload.hash/" + upload_id,))
+        db.commit()
+        db.close()
+        self.berth.start()
+        self.assertStatus(self.patch_chunk(loc, second, len(first)), 202)
+        digest = sha256(first + second)
+        r = self.request("PUT", add_query(loc, digest=digest), None, {"Content-Length": "0"})
+        self.assertStatus(r, 201)
+        self.assertBlob(repo, digest, first + second)
 
 
 if __name__ == "__main__":

@@ -1630,6 +1630,7 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     if (!s.ok()) {
       co_return ErrorResponse(s.error());
     }
+    (void)co_await (*writer)->Checkpoint();  // best effort, as for OCI chunks
     json::object out;
     out["registryId"] = opt.account.registry_id;
     out["repositoryName"] = repo->name;

@@ -678,6 +678,8 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           }
         }
         if (method == verb::patch) {
+          // Best effort: without a saved state the next chunk re-reads the upload.
+          (void)co_await (*writer)->Checkpoint();
           registry::UploadStatus st{id, m.name, (*writer)->size()};
           Response r = UploadAccepted(st, 202);
           r.route = "upload_chunk";
