@@ -320,7 +320,7 @@ class PgConn {
 };
 
 // Bounded pool: at most `size` connections, opened on demand and kept open; a broken one is
-// dropped when it comes back, so the next Acquire opens a fresh one.
+// dropped when it comes back (with the idle ones), so the next Acquire opens a fresh one.
 class Pool {
  public:
   class Lease {
@@ -372,18 +372,22 @@ class Pool {
   }
 
  private:
+  // A broken connection usually means the server restarted or failed over, which broke the
+  // idle ones too: drop them all, so the next calls open fresh connections instead of each
+  // discovering a dead one.
   void Release(std::unique_ptr<PgConn> c) {
-    std::unique_ptr<PgConn> drop;
+    std::vector<std::unique_ptr<PgConn>> drop;  // closed outside the lock
     {
       std::lock_guard lock(mu_);
       if (c->broken()) {
-        drop = std::move(c);
-        --open_;
+        drop.swap(idle_);
+        drop.push_back(std::move(c));
+        open_ -= static_cast<int>(drop.size());
       } else {
         idle_.push_back(std::move(c));
       }
     }
-    cv_.notify_one();
+    cv_.notify_all();
   }
 
   const std::string conninfo_;

@@ -218,6 +218,45 @@ TEST(PostgresStoreTest, ExhaustedPoolIsUnavailableAfterTimeout) {
   EXPECT_EQ(*after, "v1");
 }
 
+// The server drops every connection (a restart or failover looks the same to libpq): pooled
+// connections found dead are replaced, so the next reads and writes succeed.
+TEST(PostgresStoreTest, ReconnectsAfterServerDropsConnections) {
+  std::string db = FreshDatabase();
+  ASSERT_FALSE(db.empty());
+  auto opened = Open(db, /*pool_size=*/2);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  MetadataStore& store = **opened;
+  ASSERT_TRUE(store.PutSetting("k", "v0").ok());
+  // Concurrent reads, so that usually both pooled connections are open (and then idle).
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_TRUE(store.GetSetting("k").ok());
+      }
+    });
+  }
+  for (auto& t : readers) {
+    t.join();
+  }
+
+  PgConnPtr admin = Connect(db);
+  EXPECT_NE(Query(admin.get(),
+                  "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            "0");
+  auto read = store.GetSetting("k");
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(*read, "v0");
+
+  Query(admin.get(),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+        "current_database() AND pid <> pg_backend_pid()");
+  Status write = store.PutSetting("k", "v1");
+  ASSERT_TRUE(write.ok()) << write.error().message;
+  EXPECT_EQ(*store.GetSetting("k"), "v1");
+}
+
 // Several nodes' worth of connections move one tag and push under an immutable tag at once:
 // every call succeeds or fails with its documented code, the immutable tag has exactly one
 // winner, and every tag points at a stored manifest.
