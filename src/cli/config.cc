@@ -176,6 +176,32 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(where + "." + k, "unknown key");
           }
         }
+      } else if (key == "metadata") {
+        for (const auto& m : v) {
+          std::string k = m.first.as<std::string>();
+          if (k == "driver") {
+            c.metadata_driver = m.second.as<std::string>();
+            if (c.metadata_driver != "sqlite" && c.metadata_driver != "postgres") {
+              return Bad(where + "." + k, "must be sqlite or postgres");
+            }
+          } else if (k == "postgres") {
+            for (const auto& p : m.second) {
+              std::string pk = p.first.as<std::string>();
+              if (pk == "url") {
+                c.postgres_url = p.second.as<std::string>();
+              } else if (pk == "pool_size") {
+                c.postgres_pool_size = p.second.as<int>();
+                if (c.postgres_pool_size < 1 || c.postgres_pool_size > 1000) {
+                  return Bad(where + ".postgres." + pk, "must be between 1 and 1000");
+                }
+              } else {
+                return Bad(where + ".postgres." + pk, "unknown key");
+              }
+            }
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
       } else if (key == "tls") {
         for (const auto& t : v) {
           std::string k = t.first.as<std::string>();
@@ -299,6 +325,33 @@ Status ApplyEnvironment(Config& c) {
   }
   if (const char* v = env("BERTH_UPLOAD_TTL")) {
     BERTH_ASSIGN_OR_RETURN(c.upload_ttl_seconds, ParseSeconds("BERTH_UPLOAD_TTL", v));
+  }
+  if (const char* v = env("BERTH_METADATA_DRIVER")) {
+    c.metadata_driver = v;
+  }
+  if (const char* v = env("BERTH_POSTGRES_URL")) {
+    c.postgres_url = v;
+  }
+  if (const char* v = env("BERTH_POSTGRES_POOL_SIZE")) {
+    auto n = ParseUint(v);
+    if (!n || *n < 1 || *n > 1000) {
+      return Bad("BERTH_POSTGRES_POOL_SIZE", "must be between 1 and 1000");
+    }
+    c.postgres_pool_size = static_cast<int>(*n);
+  }
+  return Ok{};
+}
+
+Status CheckMetadataConfig(const Config& c) {
+  if (c.metadata_driver != "sqlite" && c.metadata_driver != "postgres") {
+    return Bad("metadata.driver", "must be sqlite or postgres, not '" + c.metadata_driver + "'");
+  }
+  if (c.postgres_pool_size < 1 || c.postgres_pool_size > 1000) {
+    return Bad("metadata.postgres.pool_size", "must be between 1 and 1000");
+  }
+  if (c.metadata_driver == "postgres" && c.postgres_url.empty()) {
+    return Bad("metadata.postgres.url",
+               "the postgres driver needs a connection URL (or BERTH_POSTGRES_URL)");
   }
   return Ok{};
 }

@@ -23,6 +23,11 @@ struct Config {
   std::string tls_client_auth;     // none | optional | require; empty: optional with a CA
   int64_t hsts_max_age_seconds = 365 * 86400;  // 0: no Strict-Transport-Security
   std::string data_dir = "./data";
+  // Metadata store: "sqlite" (<data_dir>/meta.db, one node) or "postgres" (one database that
+  // every node shares; postgres_url is a libpq connection string or URI, TLS via sslmode).
+  std::string metadata_driver = "sqlite";
+  std::string postgres_url;
+  int postgres_pool_size = 16;  // connections per node
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
   bool access_log = true;
@@ -52,6 +57,9 @@ struct Config {
   bool encryption_at_rest = true;
   uint32_t encryption_segment_size = 64 * 1024;
 };
+// kInvalidArgument unless the metadata settings, every source applied, name a known driver
+// with what it needs (postgres: a URL; a pool size of 1 to 1000).
+Status CheckMetadataConfig(const Config& config);
 // Where the audit trail of `config` lives.
 std::string AuditDir(const Config& config);
 // Whether HTTPS is configured, and whether plain HTTP is served (see Config::listen).

@@ -188,6 +188,47 @@ http:
   EXPECT_EQ(c.header_limit, 8192u);
 }
 
+TEST_F(ConfigFileTest, MetadataDriverSettings) {
+  std::string path = Write("pg.yaml", R"(
+metadata:
+  driver: postgres
+  postgres:
+    url: postgresql://berth@db.internal/berth?sslmode=verify-full
+    pool_size: 32
+)");
+  Config c;
+  Status s = ApplyConfigFile(path, c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(c.metadata_driver, "postgres");
+  EXPECT_EQ(c.postgres_url, "postgresql://berth@db.internal/berth?sslmode=verify-full");
+  EXPECT_EQ(c.postgres_pool_size, 32);
+  EXPECT_TRUE(CheckMetadataConfig(c).ok());
+
+  Config defaults;
+  EXPECT_EQ(defaults.metadata_driver, "sqlite");
+  EXPECT_EQ(defaults.postgres_pool_size, 16);
+  EXPECT_TRUE(CheckMetadataConfig(defaults).ok());
+}
+
+TEST_F(ConfigFileTest, RejectsBadMetadataSettings) {
+  for (const char* text :
+       {"metadata:\n  driver: mysql\n", "metadata:\n  postgres:\n    pool_size: 0\n",
+        "metadata:\n  postgres:\n    host: db\n", "metadata:\n  dsn: x\n"}) {
+    SCOPED_TRACE(text);
+    Config c;
+    Status s = ApplyConfigFile(Write("bad-meta.yaml", text), c);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, Errc::kInvalidArgument);
+  }
+  // The URL may come from the environment, so only the complete configuration needs one.
+  Config c;
+  c.metadata_driver = "postgres";
+  Status s = CheckMetadataConfig(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("metadata.postgres.url"), std::string::npos)
+      << s.error().message;
+}
+
 TEST_F(ConfigFileTest, KeepsValuesTheFileDoesNotSet) {
   std::string path = Write("partial.yaml", "log_level: warn\n");
   Config c;
@@ -295,10 +336,19 @@ TEST_F(ConfigFileTest, MissingFileIsAnError) {
 
 class EnvironmentTest : public ::testing::Test {
  protected:
-  static constexpr const char* kVars[] = {
-      "BERTH_LISTEN",          "BERTH_DATA_DIR",          "BERTH_LOG_LEVEL",    "BERTH_LOG_FORMAT",
-      "BERTH_UPLOAD_TTL",      "BERTH_TLS_CERT_FILE",     "BERTH_TLS_KEY_FILE", "BERTH_TLS_LISTEN",
-      "BERTH_TLS_CLIENT_AUTH", "BERTH_TLS_CLIENT_CA_FILE"};
+  static constexpr const char* kVars[] = {"BERTH_LISTEN",
+                                          "BERTH_DATA_DIR",
+                                          "BERTH_LOG_LEVEL",
+                                          "BERTH_LOG_FORMAT",
+                                          "BERTH_UPLOAD_TTL",
+                                          "BERTH_TLS_CERT_FILE",
+                                          "BERTH_TLS_KEY_FILE",
+                                          "BERTH_TLS_LISTEN",
+                                          "BERTH_TLS_CLIENT_AUTH",
+                                          "BERTH_TLS_CLIENT_CA_FILE",
+                                          "BERTH_METADATA_DRIVER",
+                                          "BERTH_POSTGRES_URL",
+                                          "BERTH_POSTGRES_POOL_SIZE"};
   void SetUp() override { ClearAll(); }
   void TearDown() override { ClearAll(); }
   static void ClearAll() {
@@ -334,6 +384,23 @@ TEST_F(EnvironmentTest, AppliesVariables) {
   EXPECT_EQ(c.log_level, "trace");
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.upload_ttl_seconds, 3600);
+}
+
+TEST_F(EnvironmentTest, MetadataVariables) {
+  ::setenv("BERTH_METADATA_DRIVER", "postgres", 1);
+  ::setenv("BERTH_POSTGRES_URL", "host=db dbname=berth", 1);
+  ::setenv("BERTH_POSTGRES_POOL_SIZE", "8", 1);
+  Config c;
+  Status s = ApplyEnvironment(c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(c.metadata_driver, "postgres");
+  EXPECT_EQ(c.postgres_url, "host=db dbname=berth");
+  EXPECT_EQ(c.postgres_pool_size, 8);
+  EXPECT_TRUE(CheckMetadataConfig(c).ok());
+
+  ::setenv("BERTH_POSTGRES_POOL_SIZE", "lots", 1);
+  Config bad;
+  EXPECT_FALSE(ApplyEnvironment(bad).ok());
 }
 
 TEST_F(EnvironmentTest, TlsVariablesAndExplicitListen) {

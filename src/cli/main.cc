@@ -21,6 +21,7 @@
 #include "cli/remote.h"
 #include "cli/tls_certs.h"
 #include "kms/builtin_key_service.h"
+#include "meta/postgres/postgres_store.h"
 #include "meta/sqlite/sqlite_store.h"
 #include "registry/identity.h"
 #include "server/app.h"
@@ -55,6 +56,20 @@ std::string MasterKeyPath(const berth::cli::Config& c) {
   return c.master_key_file.empty() ? c.data_dir + "/master.key" : c.master_key_file;
 }
 
+// The metadata store `c` names: the one place that knows the drivers. `sqlite_readers`: reader
+// connections of the embedded store (PostgreSQL sizes its pool from the config).
+berth::Result<std::unique_ptr<berth::meta::MetadataStore>> OpenMetadataStore(
+    const berth::cli::Config& c, int sqlite_readers) {
+  BERTH_TRY(berth::cli::CheckMetadataConfig(c));
+  if (c.metadata_driver == "postgres") {
+    berth::meta::PostgresOptions options;
+    options.conninfo = c.postgres_url;
+    options.pool_size = c.postgres_pool_size;
+    return berth::meta::OpenPostgresStore(options);
+  }
+  return berth::meta::OpenSqliteStore({c.data_dir + "/meta.db", sqlite_readers});
+}
+
 int Serve(berth::cli::Config config) {
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {
@@ -82,7 +97,7 @@ int Serve(berth::cli::Config config) {
   if (!blobs.ok()) {
     return Fail("cannot open data directory: " + blobs.error().message);
   }
-  auto meta = berth::meta::OpenSqliteStore({config.data_dir + "/meta.db", 4});
+  auto meta = OpenMetadataStore(config, 4);
   if (!meta.ok()) {
     return Fail("cannot open metadata database: " + meta.error().message);
   }
@@ -452,7 +467,7 @@ int main(int argc, char** argv) {
       }
       return ShowAudit(berth::cli::AuditDir(c), audit_filter, audit_since, audit_until, audit_json);
     }
-    auto meta = berth::meta::OpenSqliteStore({c.data_dir + "/meta.db", 1});
+    auto meta = OpenMetadataStore(c, 1);
     if (!meta.ok()) {
       return Fail("cannot open metadata database: " + meta.error().message);
     }

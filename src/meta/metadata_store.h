@@ -3,7 +3,7 @@
 // Repositories, the global blob index, repository↔blob links, manifests with their references
 // and subjects (for referrers), tags, and upload sessions. Every method is one atomic unit:
 // the changes that belong together (a manifest, its references and its tag) commit together
-// or not at all. Implementations: meta/sqlite (embedded default); PostgreSQL later. Both must
+// or not at all. Implementations: meta/sqlite (embedded default), meta/postgres. Both must
 // pass meta/testing's conformance suite.
 //
 // Thread-safety: thread-safe. Every method blocks (disk/database): call through RunBlocking.
