@@ -139,6 +139,11 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             BERTH_ASSIGN_OR_RETURN(c.gc_interval_seconds, ParseSeconds(w, val));
           } else if (key == "gc" && k == "grace_period") {
             BERTH_ASSIGN_OR_RETURN(c.gc_grace_seconds, ParseSeconds(w, val));
+          } else if (key == "gc" && k == "lease_ttl") {
+            BERTH_ASSIGN_OR_RETURN(c.lease_ttl_seconds, ParseSeconds(w, val));
+            if (c.lease_ttl_seconds < 3) {
+              return Bad(w, "must be at least 3s");
+            }
           } else {
             return Bad(w, "unknown key");
           }
@@ -318,6 +323,12 @@ Status ApplyEnvironment(Config& c) {
       c.encryption_at_rest = false;
     } else {
       return MakeError(Errc::kInvalidArgument, "BERTH_ENCRYPTION_AT_REST: expected true or false");
+    }
+  }
+  if (const char* v = env("BERTH_LEASE_TTL")) {
+    BERTH_ASSIGN_OR_RETURN(c.lease_ttl_seconds, ParseSeconds("BERTH_LEASE_TTL", v));
+    if (c.lease_ttl_seconds < 3) {
+      return MakeError(Errc::kInvalidArgument, "BERTH_LEASE_TTL: must be at least 3s");
     }
   }
   if (const char* v = env("BERTH_AUDIT_DIR")) {

@@ -53,6 +53,7 @@ struct Config {
   int64_t lifecycle_interval_seconds = 24 * 3600;
   int64_t gc_interval_seconds = 3600;
   int64_t gc_grace_seconds = 3600;
+  int64_t lease_ttl_seconds = 30;  // housekeeping lease shared by nodes
   // Encryption at rest of repositories created from now on (see README "Encryption").
   bool encryption_at_rest = true;
   uint32_t encryption_segment_size = 64 * 1024;

@@ -145,6 +145,7 @@ int Serve(berth::cli::Config config) {
   opts.housekeeping.lifecycle_interval = std::chrono::seconds(config.lifecycle_interval_seconds);
   opts.housekeeping.gc_interval = std::chrono::seconds(config.gc_interval_seconds);
   opts.housekeeping.gc_grace_seconds = config.gc_grace_seconds;
+  opts.housekeeping.lease_ttl = std::chrono::seconds(config.lease_ttl_seconds);
   opts.encryption_at_rest = config.encryption_at_rest;
   opts.encryption_segment_size = config.encryption_segment_size;
   auto master = berth::registry::LoadOrCreateMasterKey(MasterKeyPath(config));

@@ -262,6 +262,10 @@ class MetadataStore {
   virtual Result<std::string> PutSettingIfAbsent(const std::string& key,
                                                  const std::string& value) = 0;
   virtual Status DeleteSetting(const std::string& key) = 0;  // kNotFound
+  // Sets `key` to `value` only if it currently holds `expected` (empty `expected`: only if the
+  // key is absent). Returns whether it was set. The building block of leases.
+  virtual Result<bool> CompareAndSwapSetting(const std::string& key, const std::string& expected,
+                                             const std::string& value) = 0;
   // Settings whose key starts with `prefix`, in key order.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListSettings(
       const std::string& prefix) = 0;

@@ -266,6 +266,14 @@ class Registry {
   Task<GcReport> CollectGarbage(GcOptions options,
                                 std::function<void(uint64_t, uint64_t)> progress);
 
+  // Takes or renews the lease `name` for `holder` until now + ttl_seconds, through the shared
+  // metadata store: true while `holder` holds it. A lease whose holder stopped renewing is
+  // taken over once it has expired, so with several nodes exactly one runs each background
+  // job and another takes over when it dies.
+  Task<bool> HoldLease(std::string name, std::string holder, int64_t ttl_seconds);
+  // Gives the lease up (marks it expired) if `holder` holds it, so another node (or this one
+  // restarted) takes it at once instead of after the TTL.
+  Task<Ok> ReleaseLease(std::string name, std::string holder);
   Task<std::string> GetSetting(std::string key);  // kNotFound
   Task<Ok> PutSetting(std::string key, std::string value);
   Task<std::string> DeleteSetting(std::string key);  // returns the old value; kNotFound

@@ -304,6 +304,47 @@ Task<std::string> Registry::GetSetting(std::string key) {
   co_return co_await RunBlocking(pool_, [&] { return meta_.GetSetting(key); });
 }
 
+Task<bool> Registry::HoldLease(std::string name, std::string holder, int64_t ttl_seconds) {
+  int64_t now = clock_.NowSeconds();
+  co_return co_await RunBlocking(pool_, [&]() -> Result<bool> {
+    std::string key = "lease/" + name;
+    std::string current;
+    auto got = meta_.GetSetting(key);
+    if (got.ok()) {
+      current = std::move(*got);
+    } else if (got.error().code != Errc::kNotFound) {
+      return std::move(got).error();
+    }
+    if (!current.empty()) {
+      // "<holder> <expires unix seconds>"
+      size_t sp = current.rfind(' ');
+      std::string who = current.substr(0, sp == std::string::npos ? 0 : sp);
+      int64_t expires = sp == std::string::npos ? 0 : std::atoll(current.c_str() + sp + 1);
+      if (who != holder && expires > now) {
+        return false;  // another live holder
+      }
+    }
+    return meta_.CompareAndSwapSetting(key, current,
+                                       holder + " " + std::to_string(now + ttl_seconds));
+  });
+}
+
+Task<Ok> Registry::ReleaseLease(std::string name, std::string holder) {
+  Status s = co_await RunBlocking(pool_, [&]() -> Status {
+    std::string key = "lease/" + name;
+    BERTH_ASSIGN_OR_RETURN(std::string current, meta_.GetSetting(key));
+    if (current.rfind(holder + " ", 0) != 0) {
+      return Ok{};  // not ours (any more)
+    }
+    BERTH_ASSIGN_OR_RETURN(bool swapped,
+                           meta_.CompareAndSwapSetting(key, current, holder + " 0"));
+    (void)swapped;
+    return Ok{};
+  });
+  BERTH_CO_TRY(s);
+  co_return Ok{};
+}
+
 Task<Ok> Registry::PutSetting(std::string key, std::string value) {
   Status s = co_await RunBlocking(pool_, [&] { return meta_.PutSetting(key, value); });
   BERTH_CO_TRY(s);

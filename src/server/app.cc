@@ -474,6 +474,7 @@ struct App::Impl {
     purge_timer.cancel();
     pull_timer.cancel();
     housekeeping->Stop();
+    co_await housekeeping->ReleaseLease();
     boost::system::error_code ec;
     signals.cancel(ec);
     reload_signals.cancel(ec);

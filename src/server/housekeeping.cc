@@ -1,5 +1,7 @@
 #include "server/housekeeping.h"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -68,9 +70,12 @@ Housekeeping::Housekeeping(asio::io_context& ioc, registry::Registry& registry,
       options_(options),
       lifecycle_timer_(ioc),
       gc_timer_(ioc),
+      lease_timer_(ioc),
+      node_id_(RandomHexId()),
       activation_timer_(ioc) {}
 
 void Housekeeping::Start() {
+  asio::co_spawn(ioc_, LeaseLoop(), asio::detached);
   if (options_.lifecycle_interval.count() > 0) {
     asio::co_spawn(ioc_, LifecycleLoop(), asio::detached);
   }
@@ -84,7 +89,37 @@ void Housekeeping::Stop() {
   stopping_ = true;
   lifecycle_timer_.cancel();
   gc_timer_.cancel();
+  lease_timer_.cancel();
   activation_timer_.cancel();
+}
+
+asio::awaitable<void> Housekeeping::ReleaseLease() {
+  if (leader_.exchange(false)) {
+    auto r = co_await registry_.ReleaseLease("housekeeping", node_id_);
+    if (!r.ok()) {
+      spdlog::warn("releasing the housekeeping lease: {}", r.error().message);
+    }
+  }
+}
+
+asio::awaitable<void> Housekeeping::LeaseLoop() {
+  int64_t ttl = std::max<int64_t>(3, options_.lease_ttl.count());
+  while (!stopping_) {
+    auto held = co_await registry_.HoldLease("housekeeping", node_id_, ttl);
+    bool now_leader = held.ok() && *held;
+    if (!held.ok()) {
+      spdlog::warn("housekeeping lease: {}", held.error().message);
+    }
+    if (now_leader != leader_.exchange(now_leader)) {
+      spdlog::info(now_leader ? "this node now runs scheduled lifecycle and GC jobs"
+                              : "another node runs scheduled lifecycle and GC jobs");
+    }
+    lease_timer_.expires_after(std::chrono::seconds(ttl / 3));
+    auto [ec] = co_await lease_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stopping_) {
+      co_return;
+    }
+  }
 }
 
 std::string Housekeeping::NewJob(const std::string& kind, bool dry_run) {
@@ -260,6 +295,9 @@ asio::awaitable<void> Housekeeping::LifecycleLoop() {
     if (ec || stopping_) {
       co_return;
     }
+    if (!leader()) {
+      continue;  // the lease holder runs it
+    }
     auto runs = co_await runner_.RunAll(false, nullptr);
     if (!runs.ok()) {
       spdlog::warn("scheduled lifecycle run failed: {}", runs.error().message);
@@ -275,6 +313,9 @@ asio::awaitable<void> Housekeeping::GcLoop() {
     auto [ec] = co_await gc_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopping_) {
       co_return;
+    }
+    if (!leader()) {
+      continue;
     }
     auto report = co_await Collect(false, std::string());
     if (!report.ok()) {
@@ -295,6 +336,9 @@ asio::awaitable<void> Housekeeping::ActivationLoop() {
     auto [ec] = co_await activation_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopping_) {
       co_return;
+    }
+    if (!leader()) {
+      continue;
     }
     auto n = co_await registry_.CompleteActivations();
     if (!n.ok()) {
@@ -328,6 +372,9 @@ void Housekeeping::RenderMetrics(std::string& out) const {
   line("berth_images_restored_total", "counter", "Images restored from the archive.",
        images_restored_);
   line("berth_gc_runs_total", "counter", "Garbage collections completed.", gc_runs_);
+  line("berth_housekeeping_leader", "gauge",
+       "1 while this node holds the lease to run scheduled lifecycle and GC jobs.",
+       leader_.load() ? 1 : 0);
   line("berth_gc_blobs_deleted_total", "counter", "Blobs deleted by garbage collection.",
        gc_blobs_deleted_);
   line("berth_gc_reclaimed_bytes_total", "counter", "Bytes reclaimed by garbage collection.",

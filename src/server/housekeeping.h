@@ -30,6 +30,9 @@ struct HousekeepingOptions {
   std::chrono::seconds gc_interval{3600};              // 0: no scheduled collections
   int64_t gc_grace_seconds = 3600;
   std::chrono::seconds activation_interval{2};  // how often pending restores are finished
+  // Scheduled jobs run only on the node holding the "housekeeping" lease in the shared
+  // metadata store (renewed every third of it); another node takes over once it expires.
+  std::chrono::seconds lease_ttl{30};
 };
 
 class Housekeeping final : public api::ecr::AdminJobs {
@@ -41,6 +44,8 @@ class Housekeeping final : public api::ecr::AdminJobs {
   void Start();
   // Cancels the loops' timers (jobs in flight finish on their own).
   void Stop();
+  // Gives up the housekeeping lease (graceful shutdown), so another node takes over at once.
+  boost::asio::awaitable<void> ReleaseLease();
 
   // api::ecr::AdminJobs
   boost::asio::awaitable<Result<std::string>> StartLifecycleRun(std::string repository,
@@ -77,6 +82,8 @@ class Housekeeping final : public api::ecr::AdminJobs {
   boost::asio::awaitable<void> LifecycleLoop();
   boost::asio::awaitable<void> GcLoop();
   boost::asio::awaitable<void> ActivationLoop();
+  boost::asio::awaitable<void> LeaseLoop();
+  bool leader() const { return leader_.load(); }
 
   boost::asio::io_context& ioc_;
   registry::Registry& registry_;
@@ -85,6 +92,9 @@ class Housekeeping final : public api::ecr::AdminJobs {
   HousekeepingOptions options_;
   boost::asio::steady_timer lifecycle_timer_;
   boost::asio::steady_timer gc_timer_;
+  boost::asio::steady_timer lease_timer_;
+  std::string node_id_;               // this process, as a lease holder
+  std::atomic<bool> leader_{false};   // holds the housekeeping lease
   boost::asio::steady_timer activation_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> gc_running_{false};

@@ -18,6 +18,9 @@ run "$PSQL" -X -q -v ON_ERROR_STOP=1 "$BERTH_TEST_PG" -c "CREATE DATABASE $DB TE
 export BERTH_METADATA_DRIVER=postgres
 export BERTH_POSTGRES_URL="$BERTH_TEST_PG dbname=$DB"
 export BERTH_POSTGRES_POOL_SIZE=8
+# Scheduled GC every second, a 3-second housekeeping lease: one node runs it, the other takes
+# over when it dies.
+export BERTH_GC_INTERVAL=1s BERTH_LEASE_TTL=3s
 DATA=$(mktemp -d "$WORK/data.XXXX")
 
 step "start two nodes on the same database"
@@ -57,9 +60,35 @@ expect_fail skopeo_cmd inspect --raw --tls-verify=false "${SK_CREDS[@]}" \
   "docker://$REG_B/it/single:v1"
 pass "deleted through A, gone through B"
 
-step "restart both nodes: the data is in PostgreSQL"
-stop_berth "$PID_A"
-stop_berth "$PID_B"
+step "one node runs the scheduled jobs; the other takes over when it dies"
+metric() { curl -s "http://$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+sleep 4
+LA=$(metric "$REG_A" berth_housekeeping_leader)
+LB=$(metric "$REG_B" berth_housekeeping_leader)
+expect_eq "nodes holding the housekeeping lease" 1 "$((${LA:-0} + ${LB:-0}))"
+if [[ $LA == 1 ]]; then
+  LEADER_PID=$PID_A FOLLOWER_REG=$REG_B FOLLOWER_PID=$PID_B LEADER_REG=$REG_A
+else
+  LEADER_PID=$PID_B FOLLOWER_REG=$REG_A FOLLOWER_PID=$PID_A LEADER_REG=$REG_B
+fi
+RUNS=$(metric "$LEADER_REG" berth_gc_runs_total)
+((${RUNS:-0} >= 1)) || fail "the lease holder ran no scheduled GC (runs: ${RUNS:-none})"
+pass "the lease holder ran $RUNS scheduled collections"
+expect_eq "scheduled collections on the other node" 0 "$(metric "$FOLLOWER_REG" berth_gc_runs_total)"
+say "+ kill -KILL $LEADER_PID (the lease holder)"
+kill -KILL "$LEADER_PID"
+wait "$LEADER_PID" 2>/dev/null || true
+STOPPED_PIDS+="$LEADER_PID "
+deadline=$((SECONDS + 15))
+until [[ $(metric "$FOLLOWER_REG" berth_housekeeping_leader) == 1 &&
+         $(metric "$FOLLOWER_REG" berth_gc_runs_total) -ge 1 ]]; do
+  ((SECONDS < deadline)) || fail "the surviving node never took over the housekeeping lease"
+  sleep 0.5
+done
+pass "the surviving node took over the lease and collects"
+
+step "restart: the data is in PostgreSQL"
+stop_berth "$FOLLOWER_PID"
 BERTH_DATA_DIR=$DATA BERTH_AUDIT_DIR=$WORK/audit-a start_berth
 expect_eq "index digest after restart" "$IDX" "$(reg_digest it/multi:v1)"
 expect_eq "schema migrated once" 1 \

@@ -1096,6 +1096,22 @@ class PostgresStoreImpl final : public MetadataStore {
     return ChangeOne("DELETE FROM settings WHERE key=$1", "setting unknown", key, key);
   }
 
+  Result<bool> CompareAndSwapSetting(const std::string& key, const std::string& expected,
+                                     const std::string& value) override {
+    return Write([&](PgConn& c) -> Result<bool> {
+      if (expected.empty()) {
+        BERTH_ASSIGN_OR_RETURN(
+            auto r, c.Exec("INSERT INTO settings(key,value) VALUES($1,$2) ON CONFLICT DO NOTHING",
+                           {key, value}));
+        return r.Affected() == 1;
+      }
+      BERTH_ASSIGN_OR_RETURN(
+          auto r, c.Exec("UPDATE settings SET value=$1 WHERE key=$2 AND value=$3",
+                         {value, key, expected}));
+      return r.Affected() == 1;
+    });
+  }
+
   Result<std::vector<std::pair<std::string, std::string>>> ListSettings(
       const std::string& prefix) override {
     return Read([&](PgConn& c) -> Result<std::vector<std::pair<std::string, std::string>>> {

@@ -1158,6 +1158,22 @@ class SqliteStoreImpl final : public MetadataStore {
     return DeleteOne("DELETE FROM settings WHERE key=?", key, "setting unknown");
   }
 
+  Result<bool> CompareAndSwapSetting(const std::string& key, const std::string& expected,
+                                     const std::string& value) override {
+    return Write([&](Conn& c) -> Result<bool> {
+      if (expected.empty()) {
+        BERTH_ASSIGN_OR_RETURN(auto q,
+                               c.Prepare("INSERT OR IGNORE INTO settings(key,value) VALUES(?,?)"));
+        BERTH_TRY(q.Bind(1, key).Bind(2, value).Exec());
+        return q.Changes() == 1;
+      }
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("UPDATE settings SET value=? WHERE key=? AND value=?"));
+      BERTH_TRY(q.Bind(1, value).Bind(2, key).Bind(3, expected).Exec());
+      return q.Changes() == 1;
+    });
+  }
+
   Result<std::vector<std::pair<std::string, std::string>>> ListSettings(
       const std::string& prefix) override {
     return Read([&](Conn& c) -> Result<std::vector<std::pair<std::string, std::string>>> {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -998,6 +999,38 @@ TEST_P(MetadataStoreConformanceTest, TemplateLifecycle) {
 }
 
 // --- settings -------------------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, CompareAndSwapSettingIsExclusive) {
+  auto taken = store().CompareAndSwapSetting("lease/gc", "", "node-a 100");
+  ASSERT_TRUE(IsOk(taken));
+  EXPECT_TRUE(*taken);
+  auto again = store().CompareAndSwapSetting("lease/gc", "", "node-b 100");
+  ASSERT_TRUE(IsOk(again));
+  EXPECT_FALSE(*again);  // present: an absent-only swap fails
+  auto stale = store().CompareAndSwapSetting("lease/gc", "node-x 1", "node-b 200");
+  ASSERT_TRUE(IsOk(stale));
+  EXPECT_FALSE(*stale);  // not what it holds
+  auto renewed = store().CompareAndSwapSetting("lease/gc", "node-a 100", "node-b 200");
+  ASSERT_TRUE(IsOk(renewed));
+  EXPECT_TRUE(*renewed);
+  EXPECT_EQ(*store().GetSetting("lease/gc"), "node-b 200");
+  // Many racers from one expected value: exactly one wins.
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store().CompareAndSwapSetting("lease/gc", "node-b 200",
+                                             "node-" + std::to_string(i) + " 300");
+      if (r.ok() && *r) {
+        ++wins;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(wins.load(), 1);
+}
 
 TEST_P(MetadataStoreConformanceTest, SettingsLifecycle) {
   EXPECT_TRUE(HasCode(store().GetSetting("registry_id"), Errc::kNotFound));
