@@ -76,6 +76,9 @@ struct UploadWriter::State {
   std::string repo;
   std::unique_ptr<storage::BlobWriter> writer;  // opened lazily on the blocking pool
   std::optional<Hasher> hasher;
+  // The digest state this process last saved or loaded (as stored): when the stored one
+  // differs, another node has appended since, and the in-memory writer is stale.
+  std::string saved_state;
   bool busy = false;
 };
 
@@ -101,7 +104,10 @@ asio::awaitable<Status> UploadWriter::Checkpoint() {
     BERTH_ASSIGN_OR_RETURN(std::string key, reg->RepoKeyBlocking(st->repo));
     BERTH_ASSIGN_OR_RETURN(std::string sealed, reg->SealUploadStateBlocking(
                                                    key, st->repo, st->id, st->hasher->SaveState()));
-    return reg->meta_.PutSetting(HashStateKey(st->id), Base64Encode(sealed));
+    std::string encoded = Base64Encode(sealed);
+    BERTH_TRY(reg->meta_.PutSetting(HashStateKey(st->id), encoded));
+    st->saved_state = std::move(encoded);
+    return Ok{};
   });
 }
 
@@ -208,13 +214,7 @@ Task<UploadStatus> Registry::GetUpload(std::string repo, std::string id) {
   if (rec->repository != repo) {
     co_return MakeError(Errc::kUploadUnknown, "upload unknown to repository", id);
   }
-  {
-    std::lock_guard lock(mu_);
-    auto it = uploads_.find(id);
-    if (it != uploads_.end() && it->second->writer && !it->second->busy) {
-      co_return UploadStatus{id, repo, it->second->writer->size()};
-    }
-  }
+  // From the store, not from a writer this process holds: another node may have appended.
   auto size = co_await RunBlocking(pool_, [&]() -> Result<uint64_t> {
     BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
     BERTH_ASSIGN_OR_RETURN(auto w, StoreFor(key).OpenUpload(id));
@@ -273,6 +273,18 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
   // From here the writer owns the busy flag and releases it on every path.
   auto writer = std::unique_ptr<UploadWriter>(new UploadWriter(*this, state));
   state->repo = repo;
+  if (state->writer) {
+    // Another node may have taken chunks of this session since this one did (its saved state
+    // differs from ours): start over from the shared stores.
+    UploadWriter::State* st = state.get();
+    auto stored =
+        co_await RunBlocking(pool_, [this, st] { return meta_.GetSetting(HashStateKey(st->id)); });
+    if (stored.ok() ? *stored != state->saved_state : !state->saved_state.empty()) {
+      state->writer.reset();
+      state->hasher.reset();
+      state->saved_state.clear();
+    }
+  }
   if (!state->writer) {
     UploadWriter::State* st = state.get();
     Status opened = co_await RunBlocking(pool_, [this, st]() -> Status {
@@ -289,6 +301,7 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
           auto h = Hasher::RestoreState(*plain, DigestAlgorithm::kSha256, st->writer->size());
           if (h.ok()) {
             st->hasher.emplace(std::move(h).value());
+            st->saved_state = *saved;
             return Ok{};
           }
         }

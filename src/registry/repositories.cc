@@ -336,8 +336,7 @@ Task<Ok> Registry::ReleaseLease(std::string name, std::string holder) {
     if (current.rfind(holder + " ", 0) != 0) {
       return Ok{};  // not ours (any more)
     }
-    BERTH_ASSIGN_OR_RETURN(bool swapped,
-                           meta_.CompareAndSwapSetting(key, current, holder + " 0"));
+    BERTH_ASSIGN_OR_RETURN(bool swapped, meta_.CompareAndSwapSetting(key, current, holder + " 0"));
     (void)swapped;
     return Ok{};
   });

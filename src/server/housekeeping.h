@@ -93,8 +93,8 @@ class Housekeeping final : public api::ecr::AdminJobs {
   boost::asio::steady_timer lifecycle_timer_;
   boost::asio::steady_timer gc_timer_;
   boost::asio::steady_timer lease_timer_;
-  std::string node_id_;               // this process, as a lease holder
-  std::atomic<bool> leader_{false};   // holds the housekeeping lease
+  std::string node_id_;              // this process, as a lease holder
+  std::atomic<bool> leader_{false};  // holds the housekeeping lease
   boost::asio::steady_timer activation_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> gc_running_{false};

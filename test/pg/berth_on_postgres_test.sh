@@ -60,6 +60,30 @@ expect_fail skopeo_cmd inspect --raw --tls-verify=false "${SK_CREDS[@]}" \
   "docker://$REG_B/it/single:v1"
 pass "deleted through A, gone through B"
 
+step "one chunked upload, its chunks spread over both nodes (A, B, A, then PUT on B)"
+head -c 300000 /dev/urandom >"$WORK/chunked.bin"
+CHUNK_DIGEST=sha256:$(sha256sum "$WORK/chunked.bin" | cut -d' ' -f1)
+hcurl() { curl -s -u "$BERTH_CREDS" "$@"; }
+LOC=$(hcurl -X POST -D - -o /dev/null "http://$REG_A/v2/it/chunked/blobs/uploads/" |
+  awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')
+[[ -n $LOC ]] || fail "no upload location from node A"
+off=0
+for node in "$REG_A" "$REG_B" "$REG_A"; do
+  dd if="$WORK/chunked.bin" of="$WORK/chunk.part" bs=100000 skip=$((off / 100000)) count=1 \
+    status=none
+  code=$(hcurl -o /dev/null -w '%{http_code}' -X PATCH -H "Content-Type: application/octet-stream" \
+    -H "Content-Range: $off-$((off + 99999))" --data-binary @"$WORK/chunk.part" "http://$node$LOC")
+  expect_eq "chunk at $off through $node" 202 "$code"
+  off=$((off + 100000))
+done
+SEP='?'
+[[ $LOC == *\?* ]] && SEP='&'
+expect_eq "PUT ?digest= through node B" 201 "$(hcurl -o /dev/null -w '%{http_code}' -X PUT \
+  "http://$REG_B$LOC${SEP}digest=$CHUNK_DIGEST")"
+hcurl -o "$WORK/chunked.back" "http://$REG_A/v2/it/chunked/blobs/$CHUNK_DIGEST"
+expect_eq "blob pulled through node A" "$CHUNK_DIGEST" \
+  "sha256:$(sha256sum "$WORK/chunked.back" | cut -d' ' -f1)"
+
 step "one node runs the scheduled jobs; the other takes over when it dies"
 metric() { curl -s "http://$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 sleep 4

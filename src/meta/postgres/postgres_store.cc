@@ -1106,8 +1106,8 @@ class PostgresStoreImpl final : public MetadataStore {
         return r.Affected() == 1;
       }
       BERTH_ASSIGN_OR_RETURN(
-          auto r, c.Exec("UPDATE settings SET value=$1 WHERE key=$2 AND value=$3",
-                         {value, key, expected}));
+          auto r,
+          c.Exec("UPDATE settings SET value=$1 WHERE key=$2 AND value=$3", {value, key, expected}));
       return r.Affected() == 1;
     });
   }

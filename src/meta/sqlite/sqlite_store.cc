@@ -731,11 +731,11 @@ class SqliteStoreImpl final : public MetadataStore {
 
   Status CreateRepository(const RepositoryRecord& r) override {
     return Write([&](Conn& c) -> Status {
-      BERTH_ASSIGN_OR_RETURN(
-          auto q, c.Prepare("INSERT OR IGNORE INTO repositories(name,created_at,"
-                            "image_tag_mutability,mutability_exclusions,scan_on_push,"
-                            "encryption_type,kms_key,policy_text,tags,key_id) "
-                            "VALUES(?,?,?,?,?,?,?,?,?,?)"));
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.Prepare("INSERT OR IGNORE INTO repositories(name,created_at,"
+                                       "image_tag_mutability,mutability_exclusions,scan_on_push,"
+                                       "encryption_type,kms_key,policy_text,tags,key_id) "
+                                       "VALUES(?,?,?,?,?,?,?,?,?,?)"));
       BERTH_TRY(q.Bind(1, r.name)
                     .Bind(2, r.created_at)
                     .Bind(3, r.image_tag_mutability)

@@ -1,9 +1,9 @@
 #include "meta/testing/metadata_store_conformance.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <string_view>
-#include <atomic>
 #include <thread>
 #include <vector>
 
