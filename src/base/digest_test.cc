@@ -245,10 +245,11 @@ TEST(HasherStateTest, MismatchedStateIsRefused) {
   Hasher h(DigestAlgorithm::kSha256);
   h.Update(std::string_view("abc"));
   std::string state = h.SaveState();
-  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha256, 4).ok());   // byte count
-  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha512, 3).ok());   // algorithm
+  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha256, 4).ok());  // byte count
+  EXPECT_FALSE(Hasher::RestoreState(state, DigestAlgorithm::kSha512, 3).ok());  // algorithm
   EXPECT_FALSE(Hasher::RestoreState(state.substr(0, state.size() - 1), DigestAlgorithm::kSha256,
-                                    3).ok());                                    // truncated
+                                    3)
+                   .ok());  // truncated
   EXPECT_FALSE(Hasher::RestoreState("garbage", DigestAlgorithm::kSha256, 3).ok());
   EXPECT_TRUE(Hasher::RestoreState(state, DigestAlgorithm::kSha256, 3).ok());
 }

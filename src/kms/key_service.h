@@ -33,11 +33,11 @@ struct KeyMetadata {
   std::vector<std::string> aliases;  // "alias/..." names pointing at this key
   std::string description;
   KeyState state = KeyState::kEnabled;
-  bool aws_managed = false;     // created by berth itself (the service key, alias/aws/ecr)
-  int64_t created_at = 0;       // unix seconds
-  int64_t deletion_date = 0;    // unix seconds; set while kPendingDeletion
-  uint32_t current_version = 1; // newest version (1-based); new data keys use it
-  int64_t rotated_at = 0;       // when the newest version was created
+  bool aws_managed = false;      // created by berth itself (the service key, alias/aws/ecr)
+  int64_t created_at = 0;        // unix seconds
+  int64_t deletion_date = 0;     // unix seconds; set while kPendingDeletion
+  uint32_t current_version = 1;  // newest version (1-based); new data keys use it
+  int64_t rotated_at = 0;        // when the newest version was created
 };
 
 // A fresh data key: use `plaintext` (32 bytes) to encrypt, store only `wrapped`.
