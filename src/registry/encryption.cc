@@ -13,8 +13,6 @@ namespace {
 // Sealed value (manifest bodies, saved upload hash states): magic ‖ wrapped-key length
 // (u32 LE) ‖ wrapped data key ‖ Seal(data key, value, aad = context ‖ repo ‖ name).
 constexpr std::string_view kSealedMagic = "BRTHMAN1";
-constexpr std::string_view kManifestContext = "berth:manifest";
-constexpr std::string_view kUploadStateContext = "berth:upload-state";
 
 std::string SealAad(std::string_view context, const std::string& repo, const std::string& name) {
   std::string aad(context);
@@ -148,33 +146,6 @@ Result<std::string> Registry::OpenSealedBlocking(const std::string& key_id,
     return MakeError(Errc::kCorrupt, "stored value failed authentication", name);
   }
   return std::string(value->reveal());
-}
-
-Result<std::string> Registry::SealManifestBlocking(const std::string& key_id,
-                                                   const std::string& repo,
-                                                   const std::string& digest,
-                                                   const std::string& body) {
-  return SealBlocking(key_id, kManifestContext, repo, digest, body);
-}
-
-Result<std::string> Registry::OpenManifestBlocking(const std::string& key_id,
-                                                   const std::string& repo,
-                                                   const std::string& digest, std::string stored) {
-  return OpenSealedBlocking(key_id, kManifestContext, repo, digest, std::move(stored));
-}
-
-Result<std::string> Registry::SealUploadStateBlocking(const std::string& key_id,
-                                                      const std::string& repo,
-                                                      const std::string& upload_id,
-                                                      const std::string& state) {
-  return SealBlocking(key_id, kUploadStateContext, repo, upload_id, state);
-}
-
-Result<std::string> Registry::OpenUploadStateBlocking(const std::string& key_id,
-                                                      const std::string& repo,
-                                                      const std::string& upload_id,
-                                                      std::string stored) {
-  return OpenSealedBlocking(key_id, kUploadStateContext, repo, upload_id, std::move(stored));
 }
 
 }  // namespace berth::registry

@@ -102,8 +102,9 @@ asio::awaitable<Status> UploadWriter::Checkpoint() {
       return Ok{};
     }
     BERTH_ASSIGN_OR_RETURN(std::string key, reg->RepoKeyBlocking(st->repo));
-    BERTH_ASSIGN_OR_RETURN(std::string sealed, reg->SealUploadStateBlocking(
-                                                   key, st->repo, st->id, st->hasher->SaveState()));
+    BERTH_ASSIGN_OR_RETURN(std::string sealed,
+                           reg->SealBlocking(key, Registry::kUploadStateContext, st->repo, st->id,
+                                             st->hasher->SaveState()));
     std::string encoded = Base64Encode(sealed);
     BERTH_TRY(reg->meta_.PutSetting(HashStateKey(st->id), encoded));
     st->saved_state = std::move(encoded);
@@ -294,9 +295,10 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
       auto saved = meta_.GetSetting(HashStateKey(st->id));
       if (saved.ok()) {
         auto raw = Base64Decode(*saved);
-        Result<std::string> plain =
-            raw.ok() ? OpenUploadStateBlocking(key, st->repo, st->id, std::move(raw).value())
-                     : Result<std::string>(std::move(raw).error());
+        Result<std::string> plain = raw.ok()
+                                        ? OpenSealedBlocking(key, kUploadStateContext, st->repo,
+                                                             st->id, std::move(raw).value())
+                                        : Result<std::string>(std::move(raw).error());
         if (plain.ok()) {
           auto h = Hasher::RestoreState(*plain, DigestAlgorithm::kSha256, st->writer->size());
           if (h.ok()) {
@@ -526,7 +528,7 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     }
     rec.size = body.size();
     rec.pushed_at = now;
-    BERTH_ASSIGN_OR_RETURN(rec.body, SealManifestBlocking(key, repo, rec.digest, body));
+    BERTH_ASSIGN_OR_RETURN(rec.body, SealBlocking(key, kManifestContext, repo, rec.digest, body));
     // Blobs are indexed under their stored names (per key), child manifests by digest.
     std::vector<std::string> stored_blobs;
     for (const Descriptor& d : parsed.blobs) {
@@ -574,8 +576,8 @@ Task<ManifestContent> Registry::GetManifest(std::string repo, std::string refere
     }
     if (r.ok() && r->status == "ACTIVE") {
       BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
-      BERTH_ASSIGN_OR_RETURN(r->body,
-                             OpenManifestBlocking(key, repo, r->digest, std::move(r->body)));
+      BERTH_ASSIGN_OR_RETURN(
+          r->body, OpenSealedBlocking(key, kManifestContext, repo, r->digest, std::move(r->body)));
     }
     return r;
   });

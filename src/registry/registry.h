@@ -315,17 +315,12 @@ class Registry {
   storage::BlobStore& StoreFor(const std::string& key_id);
   // Fills record.key_id for a repository about to be created.
   Status ResolveKeyBlocking(meta::RepositoryRecord& record);
-  // Manifest bodies at rest: sealed under a fresh data key for encrypted repositories.
-  Result<std::string> SealManifestBlocking(const std::string& key_id, const std::string& repo,
-                                           const std::string& digest, const std::string& body);
-  Result<std::string> OpenManifestBlocking(const std::string& key_id, const std::string& repo,
-                                           const std::string& digest, std::string stored);
-  // Saved upload hash states hold up to a block of upload bytes: sealed like manifests.
-  Result<std::string> SealUploadStateBlocking(const std::string& key_id, const std::string& repo,
-                                              const std::string& upload_id,
-                                              const std::string& state);
-  Result<std::string> OpenUploadStateBlocking(const std::string& key_id, const std::string& repo,
-                                              const std::string& upload_id, std::string stored);
+  // Values kept in the metadata store for encrypted repositories — manifest bodies, saved
+  // upload digest states (which hold up to a block of upload bytes) — are sealed under a fresh
+  // data key of the repository's key, bound to `context`, repo and name. Plaintext for
+  // repositories without a key.
+  static constexpr std::string_view kManifestContext = "berth:manifest";
+  static constexpr std::string_view kUploadStateContext = "berth:upload-state";
   Result<std::string> SealBlocking(const std::string& key_id, std::string_view context,
                                    const std::string& repo, const std::string& name,
                                    const std::string& value);

@@ -138,7 +138,9 @@ struct App::Impl {
     return *slot;
   }
 
-  void SetUpEncryption() {
+  // The key service is always set up (keys can be managed, encrypted repositories read); new
+  // repositories get a key only while encryption at rest is on.
+  void SetUpEncryption(bool at_rest) {
     kms::BuiltinKeyServiceOptions ko;
     ko.on_key_usage = [this](const kms::KeyUsageEvent& e) { OnKeyUsage(e); };
     keys = std::make_unique<kms::BuiltinKeyService>(*meta, master_key, SystemClock::Get(),
@@ -146,7 +148,12 @@ struct App::Impl {
                                                     identity.account().registry_id, ko);
     key_cache = std::make_shared<kms::DataKeyCache>(4096);
     registry::EncryptionHooks hooks;
-    hooks.resolve_key = [this](meta::RepositoryRecord& r) { return ResolveRepositoryKey(r); };
+    hooks.resolve_key = [this, at_rest](meta::RepositoryRecord& r) -> Result<std::string> {
+      if (!at_rest) {
+        return std::string();
+      }
+      return ResolveRepositoryKey(r);
+    };
     hooks.store_for = [this](const std::string& id) -> storage::BlobStore& {
       return EncryptingStore(id);
     };
@@ -558,21 +565,7 @@ Result<std::optional<registry::NewAccessKey>> App::Bootstrap(
   if (!key.ok()) {
     return std::move(key).error();
   }
-  // The key service is always available (keys can be managed, encrypted repositories read);
-  // new repositories use it only while encryption at rest is on.
-  im.SetUpEncryption();
-  if (!im.options.encryption_at_rest) {
-    registry::EncryptionHooks hooks;
-    hooks.keys = im.keys.get();
-    hooks.key_cache = im.key_cache;
-    hooks.store_for = [&im](const std::string& id) -> storage::BlobStore& {
-      return im.EncryptingStore(id);
-    };
-    hooks.resolve_key = [](meta::RepositoryRecord&) -> Result<std::string> {
-      return std::string();
-    };
-    im.registry.SetEncryption(std::move(hooks));
-  }
+  im.SetUpEncryption(im.options.encryption_at_rest);
   im.authorizer =
       std::make_unique<auth::Authorizer>(im.identity, im.identity.account(), SystemClock::Get());
   im.oci = std::make_unique<api::oci::OciApi>(im.registry, *im.authorizer);

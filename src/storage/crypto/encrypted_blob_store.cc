@@ -88,12 +88,12 @@ Result<uint64_t> PlainSize(uint64_t raw, uint32_t segment_size) {
   return k * segment_size + (rem - kOverhead);
 }
 
-// Reads exactly out.size() bytes at `offset` through a ReadAt-style function.
-template <class F>
-Status ReadExact(F&& read_at, uint64_t offset, std::span<char> out) {
+// Reads exactly out.size() bytes at `offset` from a BlobReader or BlobWriter.
+template <class Source>
+Status ReadExact(Source& source, uint64_t offset, std::span<char> out) {
   size_t done = 0;
   while (done < out.size()) {
-    BERTH_ASSIGN_OR_RETURN(size_t n, read_at(offset + done, out.subspan(done)));
+    BERTH_ASSIGN_OR_RETURN(size_t n, source.ReadAt(offset + done, out.subspan(done)));
     if (n == 0) {
       return Corrupt("object truncated");
     }
@@ -194,7 +194,6 @@ class EncWriter final : public BlobWriter {
     uint64_t pos = kHeaderSize;
     uint64_t end = raw_->size();
     char len_buf[kLenPrefix];
-    auto read_at = [this](uint64_t off, std::span<char> out) { return raw_->ReadAt(off, out); };
     while (pos < end) {
       if (sealed_) {
         return Corrupt("upload has data after its end marker");
@@ -202,7 +201,7 @@ class EncWriter final : public BlobWriter {
       if (end - pos < kOverhead) {
         return Corrupt("upload ends inside a segment (interrupted write); start the upload again");
       }
-      BERTH_TRY(ReadExact(read_at, pos, std::span<char>(len_buf, kLenPrefix)));
+      BERTH_TRY(ReadExact(*raw_, pos, std::span<char>(len_buf, kLenPrefix)));
       uint32_t len = GetU32(len_buf);
       if (len > segment_size_ || end - pos < kOverhead + len) {
         return Corrupt("upload ends inside a segment (interrupted write); start the upload again");
@@ -270,8 +269,7 @@ class EncWriter final : public BlobWriter {
     uint32_t len = lens_[r];
     rec_.resize(len + kOverhead);
     plain_.resize(len);
-    auto read_at = [this](uint64_t off, std::span<char> o) { return raw_->ReadAt(off, o); };
-    BERTH_TRY(ReadExact(read_at, file_pos_[r], std::span<char>(rec_.data(), rec_.size())));
+    BERTH_TRY(ReadExact(*raw_, file_pos_[r], std::span<char>(rec_.data(), rec_.size())));
     BERTH_TRY(cipher_.Open(r, false, rec_.data(), len, plain_.data()));
     uint64_t skip = offset - starts_[r];
     size_t n = static_cast<size_t>(std::min<uint64_t>(len - skip, out.size()));
@@ -393,10 +391,7 @@ class EncReader final : public BlobReader {
   uint64_t RecordPos(uint64_t i) const {
     return kHeaderSize + i * (static_cast<uint64_t>(segment_size_) + kOverhead);
   }
-  Status RawRead(uint64_t pos, std::span<char> out) {
-    return ReadExact([this](uint64_t off, std::span<char> o) { return raw_->ReadAt(off, o); }, pos,
-                     out);
-  }
+  Status RawRead(uint64_t pos, std::span<char> out) { return ReadExact(*raw_, pos, out); }
 
   std::unique_ptr<BlobReader> raw_;
   SegmentCipher cipher_;
@@ -408,13 +403,14 @@ class EncReader final : public BlobReader {
   std::vector<char> plain_;
 };
 
-Result<std::string> ReadHeaderBytes(BlobReader& raw) {
+// The header of a stored object (published blob or upload).
+template <class Source>
+Result<std::string> ReadHeaderBytes(Source& raw) {
   std::string h(kHeaderSize, '\0');
   if (raw.size() < kHeaderSize) {
-    return Corrupt("object shorter than its header");
+    return Corrupt("object shorter than its header (interrupted creation?)");
   }
-  BERTH_TRY(ReadExact([&](uint64_t off, std::span<char> o) { return raw.ReadAt(off, o); }, 0,
-                      std::span<char>(h)));
+  BERTH_TRY(ReadExact(raw, 0, std::span<char>(h)));
   return h;
 }
 
@@ -426,12 +422,7 @@ Result<std::string> ReadHeaderBytes(BlobReader& raw) {
 struct EncryptedAccess {
   static Result<std::unique_ptr<EncWriter>> OpenWriter(EncryptedBlobStore& s, std::string_view id) {
     BERTH_ASSIGN_OR_RETURN(auto raw, s.inner_.OpenUpload(id));
-    if (raw->size() < kHeaderSize) {
-      return Corrupt("upload " + std::string(id) + " has no header (interrupted creation)");
-    }
-    std::string h(kHeaderSize, '\0');
-    BERTH_TRY(ReadExact([&](uint64_t off, std::span<char> o) { return raw->ReadAt(off, o); }, 0,
-                        std::span<char>(h)));
+    BERTH_ASSIGN_OR_RETURN(std::string h, ReadHeaderBytes(*raw));
     BERTH_ASSIGN_OR_RETURN(Header header, ParseHeader(h));
     BERTH_ASSIGN_OR_RETURN(Secret key, s.DataKeyFor(header.wrapped));
     auto w = std::make_unique<EncWriter>(std::move(raw), key, header.segment_size);
@@ -614,8 +605,7 @@ Result<std::string> EncryptedBlobStore::ReadSmall(const Digest& digest, uint64_t
     return MakeError(Errc::kTooLarge, "crypto: blob larger than limit " + digest.str());
   }
   std::string out(static_cast<size_t>(reader->size()), '\0');
-  BERTH_TRY(ReadExact([&](uint64_t off, std::span<char> o) { return reader->ReadAt(off, o); }, 0,
-                      std::span<char>(out)));
+  BERTH_TRY(ReadExact(*reader, 0, std::span<char>(out)));
   return out;
 }
 
