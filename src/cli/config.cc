@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <cstdlib>
+#include <utility>
 
 #include <yaml-cpp/yaml.h>
 
@@ -207,6 +208,52 @@ Status ApplyConfigFile(const std::string& path, Config& c) {
             return Bad(where + "." + k, "unknown key");
           }
         }
+      } else if (key == "storage") {
+        for (const auto& m : v) {
+          std::string k = m.first.as<std::string>();
+          if (k == "driver") {
+            c.storage_driver = m.second.as<std::string>();
+          } else if (k == "s3") {
+            for (const auto& p : m.second) {
+              std::string pk = p.first.as<std::string>();
+              const std::string at = where + ".s3." + pk;
+              if (pk == "endpoint") {
+                c.s3_endpoint = p.second.as<std::string>();
+              } else if (pk == "region") {
+                c.s3_region = p.second.as<std::string>();
+              } else if (pk == "bucket") {
+                c.s3_bucket = p.second.as<std::string>();
+              } else if (pk == "prefix") {
+                c.s3_prefix = p.second.as<std::string>();
+              } else if (pk == "path_style") {
+                c.s3_path_style = p.second.as<bool>();
+              } else if (pk == "access_key_id") {
+                c.s3_access_key_id = p.second.as<std::string>();
+              } else if (pk == "secret_access_key") {
+                c.s3_secret_access_key = p.second.as<std::string>();
+              } else if (pk == "ca_file") {
+                c.s3_ca_file = p.second.as<std::string>();
+              } else if (pk == "part_size") {
+                auto n = ParseUint(p.second.as<std::string>());
+                if (!n) {
+                  return Bad(at, "must be a number of bytes");
+                }
+                c.s3_part_size = *n;
+              } else if (pk == "max_connections") {
+                c.s3_max_connections = p.second.as<int>();
+              } else if (pk == "redirect") {
+                c.s3_redirect = p.second.as<bool>();
+              } else if (pk == "redirect_ttl") {
+                BERTH_ASSIGN_OR_RETURN(c.s3_redirect_ttl_seconds,
+                                       ParseSeconds(at, p.second.as<std::string>()));
+              } else {
+                return Bad(at, "unknown key");
+              }
+            }
+          } else {
+            return Bad(where + "." + k, "unknown key");
+          }
+        }
       } else if (key == "tls") {
         for (const auto& t : v) {
           std::string k = t.first.as<std::string>();
@@ -343,6 +390,34 @@ Status ApplyEnvironment(Config& c) {
   if (const char* v = env("BERTH_POSTGRES_URL")) {
     c.postgres_url = v;
   }
+  for (auto [name, field] :
+       {std::pair{"BERTH_STORAGE_DRIVER", &c.storage_driver},
+        std::pair{"BERTH_S3_ENDPOINT", &c.s3_endpoint}, std::pair{"BERTH_S3_REGION", &c.s3_region},
+        std::pair{"BERTH_S3_BUCKET", &c.s3_bucket}, std::pair{"BERTH_S3_PREFIX", &c.s3_prefix},
+        std::pair{"BERTH_S3_CA_FILE", &c.s3_ca_file}}) {
+    if (const char* v = env(name)) {
+      *field = v;
+    }
+  }
+  auto env_bool = [&](const char* name) -> Result<std::optional<bool>> {
+    const char* v = env(name);
+    if (v == nullptr) {
+      return std::optional<bool>();
+    }
+    std::string t = v;
+    if (t != "true" && t != "false") {
+      return Bad(name, "expected true or false");
+    }
+    return std::optional<bool>(t == "true");
+  };
+  BERTH_ASSIGN_OR_RETURN(auto path_style, env_bool("BERTH_S3_PATH_STYLE"));
+  if (path_style) {
+    c.s3_path_style = path_style;
+  }
+  BERTH_ASSIGN_OR_RETURN(auto redirect, env_bool("BERTH_S3_REDIRECT"));
+  if (redirect) {
+    c.s3_redirect = *redirect;
+  }
   if (const char* v = env("BERTH_POSTGRES_POOL_SIZE")) {
     auto n = ParseUint(v);
     if (!n || *n < 1 || *n > 1000) {
@@ -363,6 +438,28 @@ Status CheckMetadataConfig(const Config& c) {
   if (c.metadata_driver == "postgres" && c.postgres_url.empty()) {
     return Bad("metadata.postgres.url",
                "the postgres driver needs a connection URL (or BERTH_POSTGRES_URL)");
+  }
+  return Ok{};
+}
+
+Status CheckStorageConfig(const Config& c) {
+  if (c.storage_driver != "fs" && c.storage_driver != "s3") {
+    return Bad("storage.driver", "must be fs or s3, not '" + c.storage_driver + "'");
+  }
+  if (c.storage_driver != "s3") {
+    return Ok{};
+  }
+  if (c.s3_bucket.empty()) {
+    return Bad("storage.s3.bucket", "the s3 driver needs a bucket (or BERTH_S3_BUCKET)");
+  }
+  if (c.s3_part_size < (5ull << 20) || c.s3_part_size > (5ull << 30)) {
+    return Bad("storage.s3.part_size", "must be between 5 MiB and 5 GiB");
+  }
+  if (c.s3_max_connections < 1 || c.s3_max_connections > 4096) {
+    return Bad("storage.s3.max_connections", "must be between 1 and 4096");
+  }
+  if (c.s3_redirect_ttl_seconds < 1 || c.s3_redirect_ttl_seconds > 7 * 86400) {
+    return Bad("storage.s3.redirect_ttl", "must be between 1s and 7d");
   }
   return Ok{};
 }

@@ -28,6 +28,24 @@ struct Config {
   std::string metadata_driver = "sqlite";
   std::string postgres_url;
   int postgres_pool_size = 16;  // connections per node
+  // Blob store: "fs" (under data_dir) or "s3" (a bucket every node shares; see README
+  // "Running more than one node"). Credentials: s3_access_key_id/s3_secret_access_key, else
+  // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) in the environment.
+  std::string storage_driver = "fs";
+  std::string s3_endpoint;  // empty: https://s3.<region>.amazonaws.com
+  std::string s3_region;    // empty: `region`
+  std::string s3_bucket;
+  std::string s3_prefix;
+  std::optional<bool> s3_path_style;  // unset: path style with an endpoint, else virtual-host
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  std::string s3_ca_file;
+  uint64_t s3_part_size = 8ull << 20;
+  int s3_max_connections = 64;
+  // Answer blob GETs of unencrypted repositories with a redirect to a presigned S3 URL (and
+  // give GetDownloadUrlForLayer that URL), valid for s3_redirect_ttl_seconds.
+  bool s3_redirect = false;
+  int64_t s3_redirect_ttl_seconds = 20 * 60;
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
   bool access_log = true;
@@ -61,6 +79,9 @@ struct Config {
 // kInvalidArgument unless the metadata settings, every source applied, name a known driver
 // with what it needs (postgres: a URL; a pool size of 1 to 1000).
 Status CheckMetadataConfig(const Config& config);
+// kInvalidArgument unless the storage settings name a known driver with what it needs (s3: a
+// bucket; a part size of 5 MiB to 5 GiB; 1 to 4096 connections).
+Status CheckStorageConfig(const Config& config);
 // Where the audit trail of `config` lives.
 std::string AuditDir(const Config& config);
 // Whether HTTPS is configured, and whether plain HTTP is served (see Config::listen).

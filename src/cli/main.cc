@@ -28,6 +28,7 @@
 #include "server/audit.h"
 #include "storage/crypto/encrypted_blob_store.h"
 #include "storage/fs/fs_blob_store.h"
+#include "storage/s3/s3_blob_store.h"
 
 namespace {
 
@@ -70,6 +71,40 @@ berth::Result<std::unique_ptr<berth::meta::MetadataStore>> OpenMetadataStore(
   return berth::meta::OpenSqliteStore({c.data_dir + "/meta.db", sqlite_readers});
 }
 
+// The blob store `c` names: the other place that knows the drivers.
+berth::Result<std::unique_ptr<berth::storage::BlobStore>> OpenBlobStore(
+    const berth::cli::Config& c) {
+  BERTH_TRY(berth::cli::CheckStorageConfig(c));
+  if (c.storage_driver == "s3") {
+    berth::storage::S3BlobStoreOptions o;
+    o.s3.endpoint = c.s3_endpoint;
+    o.s3.region = c.s3_region.empty() ? c.region : c.s3_region;
+    o.s3.bucket = c.s3_bucket;
+    o.s3.path_style = c.s3_path_style.value_or(!c.s3_endpoint.empty());
+    o.s3.ca_file = c.s3_ca_file;
+    o.s3.max_connections = c.s3_max_connections;
+    o.prefix = c.s3_prefix;
+    o.part_size = c.s3_part_size;
+    auto env = [](const char* name) -> std::string {
+      const char* v = std::getenv(name);
+      return v != nullptr ? v : "";
+    };
+    if (!c.s3_access_key_id.empty()) {
+      o.s3.access_key_id = c.s3_access_key_id;
+      o.s3.secret_access_key = berth::Secret(c.s3_secret_access_key);
+    } else {
+      o.s3.access_key_id = env("AWS_ACCESS_KEY_ID");
+      o.s3.secret_access_key = berth::Secret(env("AWS_SECRET_ACCESS_KEY"));
+      o.s3.session_token = berth::Secret(env("AWS_SESSION_TOKEN"));
+    }
+    BERTH_ASSIGN_OR_RETURN(auto store, berth::storage::S3BlobStore::Open(std::move(o)));
+    return std::unique_ptr<berth::storage::BlobStore>(std::move(store));
+  }
+  ::mkdir(c.data_dir.c_str(), 0750);
+  BERTH_ASSIGN_OR_RETURN(auto store, berth::storage::FsBlobStore::Open(c.data_dir));
+  return std::unique_ptr<berth::storage::BlobStore>(std::move(store));
+}
+
 int Serve(berth::cli::Config config) {
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {
@@ -93,9 +128,9 @@ int Serve(berth::cli::Config config) {
     return Fail(listen.error().message);
   }
   ::mkdir(config.data_dir.c_str(), 0750);
-  auto blobs = berth::storage::FsBlobStore::Open(config.data_dir);
+  auto blobs = OpenBlobStore(config);
   if (!blobs.ok()) {
-    return Fail("cannot open data directory: " + blobs.error().message);
+    return Fail("cannot open the blob store: " + blobs.error().message);
   }
   auto meta = OpenMetadataStore(config, 4);
   if (!meta.ok()) {
@@ -130,6 +165,9 @@ int Serve(berth::cli::Config config) {
   opts.http.drain_timeout = std::chrono::seconds(config.drain_timeout_seconds);
   opts.registry.upload_ttl_seconds = config.upload_ttl_seconds;
   opts.registry.max_blob_bytes = config.max_blob_bytes;
+  if (config.storage_driver == "s3" && config.s3_redirect) {
+    opts.registry.direct_url_ttl_seconds = config.s3_redirect_ttl_seconds;
+  }
   opts.upload_purge_interval =
       std::chrono::seconds(std::clamp<int64_t>(config.upload_ttl_seconds / 2, 1, 60));
   opts.access_log = config.access_log;
@@ -639,7 +677,7 @@ int main(int argc, char** argv) {
           }
           only = k->key_id;
         }
-        auto blobs = berth::storage::FsBlobStore::Open(c.data_dir);
+        auto blobs = OpenBlobStore(c);
         if (!blobs.ok()) {
           return Fail(blobs.error().message);
         }

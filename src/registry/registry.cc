@@ -87,7 +87,7 @@ UploadWriter::UploadWriter(Registry& registry, std::shared_ptr<State> state)
 
 UploadWriter::~UploadWriter() { registry_.ReleaseUpload(state_->id); }
 
-uint64_t UploadWriter::size() const { return state_->writer->size(); }
+uint64_t UploadWriter::size() const { return state_->writer ? state_->writer->size() : 0; }
 
 namespace {
 // Where an upload's saved digest state lives (the settings table, shared by every node).
@@ -98,16 +98,30 @@ asio::awaitable<Status> UploadWriter::Checkpoint() {
   State* st = state_.get();
   Registry* reg = &registry_;
   co_return co_await RunBlocking(registry_.pool_, [st, reg]() -> Status {
+    // The chunk is acknowledged only once the store holds it (drivers may buffer).
+    Status flushed = st->writer->Flush();
+    if (!flushed.ok()) {
+      // What this writer buffered is lost: the next request starts over from the stores.
+      st->writer.reset();
+      st->hasher.reset();
+      st->saved_state.clear();
+      return flushed;
+    }
     if (!st->hasher || st->hasher->bytes() != st->writer->size()) {
       return Ok{};
     }
-    BERTH_ASSIGN_OR_RETURN(std::string key, reg->RepoKeyBlocking(st->repo));
-    BERTH_ASSIGN_OR_RETURN(std::string sealed,
-                           reg->SealBlocking(key, Registry::kUploadStateContext, st->repo, st->id,
-                                             st->hasher->SaveState()));
-    std::string encoded = Base64Encode(sealed);
-    BERTH_TRY(reg->meta_.PutSetting(HashStateKey(st->id), encoded));
-    st->saved_state = std::move(encoded);
+    // Best effort: without a saved state the next chunk re-reads the upload.
+    (void)[&]()->Status {
+      BERTH_ASSIGN_OR_RETURN(std::string key, reg->RepoKeyBlocking(st->repo));
+      BERTH_ASSIGN_OR_RETURN(std::string sealed,
+                             reg->SealBlocking(key, Registry::kUploadStateContext, st->repo, st->id,
+                                               st->hasher->SaveState()));
+      std::string encoded = Base64Encode(sealed);
+      BERTH_TRY(reg->meta_.PutSetting(HashStateKey(st->id), encoded));
+      st->saved_state = std::move(encoded);
+      return Ok{};
+    }
+    ();
     return Ok{};
   });
 }
@@ -165,6 +179,19 @@ Task<OpenBlob> Registry::OpenBlobForRead(std::string repo, std::string digest) {
     co_return std::move(reader).error();
   }
   co_return OpenBlob{info.digest, std::move(*reader)};
+}
+
+Task<std::string> Registry::BlobDirectUrl(std::string repo, std::string digest) {
+  if (options_.direct_url_ttl_seconds <= 0) {
+    co_return MakeError(Errc::kUnsupported, "direct blob URLs are disabled");
+  }
+  BERTH_CO_ASSIGN_OR_RETURN(BlobInfo info, co_await StatBlob(repo, digest));
+  int64_t now = clock_.NowSeconds();
+  co_return co_await RunBlocking(pool_, [&]() -> Result<std::string> {
+    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    return StoreFor(key).PresignedGetUrl(StoredDigest(key, info.digest), now,
+                                         options_.direct_url_ttl_seconds);
+  });
 }
 
 Task<size_t> Registry::ReadBlob(std::shared_ptr<storage::BlobReader> reader, uint64_t offset,
@@ -353,8 +380,8 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
   }
   UploadWriter::State* st = writer->state_.get();
   uint64_t size = st->writer->size();
-  int64_t now = clock_.NowSeconds();
   auto result = co_await RunBlocking(pool_, [&]() -> Result<BlobInfo> {
+    BERTH_TRY(st->writer->Flush());  // the last request's bytes, which Commit publishes
     Digest got = st->hasher->Finish();
     if (want.algorithm() != got.algorithm()) {
       BERTH_ASSIGN_OR_RETURN(Hasher h, HashStored(*st->writer, want.algorithm()));
@@ -372,6 +399,8 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
       // Excludes a garbage collection of the same digest between publishing and linking.
       std::lock_guard lock(DigestLock(stored.str()));
       BERTH_TRY(StoreFor(key).Commit(id, stored));
+      // Timed after the (possibly long) publication: GC's grace period counts from here.
+      const int64_t now = clock_.NowSeconds();
       auto archived = meta_.IsBlobArchived(stored.str());
       if (archived.ok() && *archived) {
         BERTH_TRY(RestoreBlobBlocking(stored.str()));  // pushed again: standard copy wins
@@ -558,7 +587,18 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
         BERTH_TRY(RestoreBlobBlocking(b));
       }
     }
-    BERTH_TRY(meta_.PutManifest(repo, rec, refs, tag, protect, now));
+    Status put = meta_.PutManifest(repo, rec, refs, tag, protect, now);
+    if (!put.ok() && put.error().code == Errc::kManifestBlobUnknown) {
+      // The store names the blob by its stored name: tell the client the digest it sent.
+      for (size_t i = 0; i < stored_blobs.size(); ++i) {
+        if (put.error().detail == stored_blobs[i]) {
+          return MakeError(Errc::kManifestBlobUnknown,
+                           "blob unknown to repository: " + parsed.blobs[i].digest,
+                           parsed.blobs[i].digest);
+        }
+      }
+    }
+    BERTH_TRY(put);
     return PutManifestResult{digest, parsed.subject};
   });
   co_return result;

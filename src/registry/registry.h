@@ -39,6 +39,8 @@ struct RegistryOptions {
   int64_t upload_ttl_seconds = 24 * 3600;    // idle upload sessions older than this are purged
   uint32_t max_page_size = 10000;            // largest page of tags or catalog entries
   uint64_t max_blob_bytes = 52000ull << 20;  // ECR's layer size limit (52,000 MiB)
+  // Pulls may be redirected to the blob store (S3 presigned URLs) for this long; 0: never.
+  int64_t direct_url_ttl_seconds = 0;
 };
 
 struct BlobInfo {
@@ -122,9 +124,11 @@ class UploadWriter {
   // Errors: kTooLarge (the blob would exceed max_blob_bytes; nothing appended),
   // kUnavailable (I/O; size() says what was kept).
   boost::asio::awaitable<Status> Append(std::span<const char> bytes);
-  // Saves the running digest state with the session (call when a request's chunk is in), so
-  // the next chunk, on this node after a restart or on another node, resumes hashing without
-  // re-reading the upload. Best effort: without a saved state the upload is re-read.
+  // Call when a request's chunk is in: flushes the chunk to the blob store (an error here means
+  // the chunk is not stored and must not be acknowledged), then saves the running digest state
+  // with the session, so the next chunk, on this node after a restart or on another node,
+  // resumes hashing without re-reading the upload. Saving the state is best effort: without
+  // one the upload is re-read.
   boost::asio::awaitable<Status> Checkpoint();
 
  private:
@@ -145,6 +149,10 @@ class Registry {
   // kNameInvalid, kDigestInvalid/kUnsupported (digest text), kBlobUnknown.
   Task<BlobInfo> StatBlob(std::string repo, std::string digest);
   Task<OpenBlob> OpenBlobForRead(std::string repo, std::string digest);
+  // A URL from which the client can GET the blob's bytes straight from the blob store (an S3
+  // presigned URL), when direct URLs are enabled and the repository's blobs are stored as
+  // their content (not encrypted). kUnsupported otherwise; kBlobUnknown as StatBlob.
+  Task<std::string> BlobDirectUrl(std::string repo, std::string digest);
   // Reads part of an open blob on the blocking pool (for drivers without zero-copy).
   Task<size_t> ReadBlob(std::shared_ptr<storage::BlobReader> reader, uint64_t offset,
                         std::span<char> out);

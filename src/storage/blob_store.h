@@ -24,7 +24,9 @@
 namespace berth::storage {
 
 // Reads one published blob. The blob is immutable, so concurrent readers see the same bytes
-// even if the blob is deleted meanwhile (the open handle keeps it alive on disk).
+// even if the blob is deleted meanwhile: on disk the open handle keeps it alive; on S3 a
+// reader holds blobs up to 256 KiB whole from Open, and a larger one only as far as its
+// current GET reaches (garbage collection's grace period covers pulls in flight).
 class BlobReader {
  public:
   virtual ~BlobReader() = default;
@@ -46,6 +48,12 @@ class BlobWriter {
   // Appends bytes. Errors: kUnavailable (I/O; the upload keeps what was written before the
   // call, size() tells how much).
   virtual Status Append(std::span<const char> bytes) = 0;
+  // Makes every byte appended so far part of the stored upload: visible to OpenUpload,
+  // ListUploads and Commit from any process. A driver may buffer appended bytes until then
+  // (the S3 driver does, up to one part); bytes not flushed when the writer is destroyed are
+  // discarded. Errors: kUnavailable (nothing appended since the last successful Flush is
+  // stored; size() still counts it, so callers drop the writer and reopen the upload).
+  virtual Status Flush() { return Ok{}; }
   // Reads back upload bytes (used to rebuild hash state after a restart).
   virtual Result<size_t> ReadAt(uint64_t offset, std::span<char> out) = 0;
 };
@@ -103,6 +111,17 @@ class BlobStore {
   // neither location. GetSidecar: kNotFound when there is none.
   virtual Status PutSidecar(const Digest& digest, std::string_view bytes) = 0;
   virtual Result<std::string> GetSidecar(const Digest& digest) = 0;
+
+  // A URL from which a client can GET the published blob's stored bytes directly, valid for
+  // `expires_seconds` from `now_unix_seconds` (S3: a presigned URL). kUnsupported when the
+  // driver cannot offer one, or when stored bytes are not the content (encryption).
+  virtual Result<std::string> PresignedGetUrl(const Digest& digest, int64_t now_unix_seconds,
+                                              int64_t expires_seconds) {
+    (void)digest;
+    (void)now_unix_seconds;
+    (void)expires_seconds;
+    return MakeError(Errc::kUnsupported, "this blob store cannot hand out direct URLs");
+  }
 };
 
 }  // namespace berth::storage

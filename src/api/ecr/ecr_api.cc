@@ -1630,7 +1630,10 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
     if (!s.ok()) {
       co_return ErrorResponse(s.error());
     }
-    (void)co_await (*writer)->Checkpoint();  // best effort, as for OCI chunks
+    Status stored = co_await (*writer)->Checkpoint();  // the part is stored only after this
+    if (!stored.ok()) {
+      co_return ErrorResponse(stored.error());
+    }
     json::object out;
     out["registryId"] = opt.account.registry_id;
     out["repositoryName"] = repo->name;
@@ -1688,6 +1691,13 @@ asio::awaitable<Response> EcrApi::Dispatch(Call& c) {
       }
       co_return ErrorResponse("LayersNotFoundException",
                               "The layer with digest " + *digest + " does not exist");
+    }
+    auto direct = co_await registry_.BlobDirectUrl(repo->name, *digest);
+    if (direct.ok()) {
+      json::object out;  // straight from the bucket, as ECR hands out S3 URLs
+      out["downloadUrl"] = *direct;
+      out["layerDigest"] = info->digest.str();
+      co_return JsonOk(out);
     }
     auto key = co_await identity_.LookupAccessKey(c.principal.access_key_id);
     if (!key.ok()) {

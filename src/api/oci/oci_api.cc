@@ -509,6 +509,18 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           r.route = "blob_head";
           co_return r;
         }
+        if (registry_.options().direct_url_ttl_seconds > 0) {
+          // Plaintext blobs on S3: the client fetches the bytes from the bucket itself.
+          auto url = co_await registry_.BlobDirectUrl(m.name, m.reference);
+          if (url.ok()) {
+            Response r;
+            r.status = 307;
+            r.Set("Location", *url);
+            r.Set("Docker-Content-Digest", m.reference);
+            r.route = "blob_get";
+            co_return r;
+          }
+        }
         auto blob = co_await registry_.OpenBlobForRead(m.name, m.reference);
         if (!blob.ok()) {
           co_return Error(blob.error());
@@ -678,8 +690,11 @@ asio::awaitable<Response> OciApi::Handle(Request& req, std::string path, std::st
           }
         }
         if (method == verb::patch) {
-          // Best effort: without a saved state the next chunk re-reads the upload.
-          (void)co_await (*writer)->Checkpoint();
+          // The chunk is acknowledged only once it is stored.
+          Status stored = co_await (*writer)->Checkpoint();
+          if (!stored.ok()) {
+            co_return Error(stored.error());
+          }
           registry::UploadStatus st{id, m.name, (*writer)->size()};
           Response r = UploadAccepted(st, 202);
           r.route = "upload_chunk";

@@ -190,10 +190,25 @@ class EncWriter final : public BlobWriter {
       : raw_(std::move(raw)), cipher_(key, segment_size), segment_size_(segment_size) {}
 
   // Reads the record structure of an existing upload. kCorrupt when it is torn or malformed.
+  // A canonical layout (every data record full but the last) is recognised from its size and
+  // three length prefixes, so reopening an upload on a remote store costs a few small reads;
+  // any other layout is walked record by record.
   Status Scan() {
-    uint64_t pos = kHeaderSize;
     uint64_t end = raw_->size();
-    char len_buf[kLenPrefix];
+    if (end <= kHeaderSize) {
+      return Ok{};
+    }
+    BERTH_ASSIGN_OR_RETURN(bool canonical, ScanCanonical(end));
+    if (canonical) {
+      return Ok{};
+    }
+    starts_.clear();
+    lens_.clear();
+    file_pos_.clear();
+    plain_size_ = 0;
+    canonical_ = true;
+    sealed_ = false;
+    uint64_t pos = kHeaderSize;
     while (pos < end) {
       if (sealed_) {
         return Corrupt("upload has data after its end marker");
@@ -201,8 +216,7 @@ class EncWriter final : public BlobWriter {
       if (end - pos < kOverhead) {
         return Corrupt("upload ends inside a segment (interrupted write); start the upload again");
       }
-      BERTH_TRY(ReadExact(*raw_, pos, std::span<char>(len_buf, kLenPrefix)));
-      uint32_t len = GetU32(len_buf);
+      BERTH_ASSIGN_OR_RETURN(uint32_t len, LenAt(pos));
       if (len > segment_size_ || end - pos < kOverhead + len) {
         return Corrupt("upload ends inside a segment (interrupted write); start the upload again");
       }
@@ -216,8 +230,10 @@ class EncWriter final : public BlobWriter {
     return Ok{};
   }
 
-  uint64_t size() const override { return plain_size_; }
+  uint64_t size() const override { return plain_size_ + pending_.size(); }
 
+  // Seals whole segments as they fill; a partial one waits in pending_ for more bytes or for
+  // Flush, so that uploads streamed in pieces of any size stay canonical.
   Status Append(std::span<const char> bytes) override {
     if (sealed_) {
       return MakeError(Errc::kPreconditionFailed, "crypto: upload already committed");
@@ -228,34 +244,59 @@ class EncWriter final : public BlobWriter {
     if (bytes.empty()) {
       return Ok{};
     }
-    size_t records = (bytes.size() + segment_size_ - 1) / segment_size_;
-    buf_.resize(bytes.size() + records * kOverhead);
+    const size_t pending_before = pending_.size();
+    // Plaintext of the records to write now: pending_ completed, then whole segments.
+    size_t head = 0;
+    if (!pending_.empty()) {
+      head = std::min<size_t>(segment_size_ - pending_.size(), bytes.size());
+      pending_.insert(pending_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(head));
+      bytes = bytes.subspan(head);
+      if (pending_.size() < segment_size_) {
+        return Ok{};  // still a partial segment
+      }
+    }
+    size_t whole = bytes.size() / segment_size_ * segment_size_;
+    size_t records = (pending_.empty() ? 0 : 1) + whole / segment_size_;
+    buf_.resize(records * (segment_size_ + kOverhead));
     char* out = buf_.data();
     uint64_t index = starts_.size();
-    for (size_t off = 0; off < bytes.size(); off += segment_size_) {
-      auto piece = bytes.subspan(off, std::min<size_t>(segment_size_, bytes.size() - off));
-      BERTH_TRY(cipher_.Seal(index++, false, piece, out));
-      out += piece.size() + kOverhead;
+    if (!pending_.empty()) {
+      BERTH_TRY(cipher_.Seal(index++, false, std::span<const char>(pending_), out));
+      out += segment_size_ + kOverhead;
     }
-    uint64_t before = raw_->size();
-    Status s = raw_->Append(std::span<const char>(buf_.data(), buf_.size()));
-    if (!s.ok()) {
-      broken_ = raw_->size() != before;  // a partial record would poison what follows
-      return s;
+    for (size_t off = 0; off < whole; off += segment_size_) {
+      BERTH_TRY(cipher_.Seal(index++, false, bytes.subspan(off, segment_size_), out));
+      out += segment_size_ + kOverhead;
     }
-    uint64_t pos = before;
-    for (size_t off = 0; off < bytes.size(); off += segment_size_) {
-      uint32_t len = static_cast<uint32_t>(std::min<size_t>(segment_size_, bytes.size() - off));
-      AddRecord(pos, len);
-      pos += len + kOverhead;
+    if (records > 0) {
+      BERTH_TRY(WriteRecords(records, segment_size_, [&] { pending_.resize(pending_before); }));
     }
+    pending_.clear();
+    pending_.insert(pending_.end(), bytes.begin() + static_cast<ptrdiff_t>(whole), bytes.end());
     return Ok{};
+  }
+
+  // Writes the partial segment as a short record, then flushes the store's writer.
+  Status Flush() override {
+    if (!pending_.empty()) {
+      buf_.resize(pending_.size() + kOverhead);
+      BERTH_TRY(cipher_.Seal(starts_.size(), false, std::span<const char>(pending_), buf_.data()));
+      BERTH_TRY(WriteRecords(1, static_cast<uint32_t>(pending_.size()), [] {}));
+      pending_.clear();
+    }
+    return raw_->Flush();
   }
 
   Result<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
     size_t done = 0;
     while (done < out.size() && offset + done < plain_size_) {
       BERTH_ASSIGN_OR_RETURN(size_t n, ReadRecord(offset + done, out.subspan(done)));
+      done += n;
+    }
+    if (done < out.size() && offset + done >= plain_size_ && offset + done < size()) {
+      uint64_t skip = offset + done - plain_size_;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(pending_.size() - skip, out.size() - done));
+      std::memcpy(out.data() + done, pending_.data() + skip, n);
       done += n;
     }
     return done;
@@ -277,11 +318,12 @@ class EncWriter final : public BlobWriter {
     return n;
   }
 
-  // Appends the end marker (idempotent).
+  // Flushes any partial segment, then appends the end marker (idempotent).
   Status Seal() {
     if (sealed_) {
       return Ok{};
     }
+    BERTH_TRY(Flush());
     char marker[kOverhead];
     BERTH_TRY(cipher_.Seal(starts_.size(), true, {}, marker));
     BERTH_TRY(raw_->Append(std::span<const char>(marker, kOverhead)));
@@ -294,6 +336,80 @@ class EncWriter final : public BlobWriter {
   bool ok() const { return cipher_.ok(); }
 
  private:
+  // Appends `records` records from buf_ (all of `len` plaintext bytes but a last partial one
+  // when records == 1) to the store; on failure calls undo() and marks the upload broken if a
+  // part reached the store.
+  template <class Undo>
+  Status WriteRecords(size_t records, uint32_t len, Undo undo) {
+    uint64_t before = raw_->size();
+    Status s = raw_->Append(std::span<const char>(buf_.data(), buf_.size()));
+    if (!s.ok()) {
+      broken_ = raw_->size() != before;  // a partial record would poison what follows
+      undo();
+      return s;
+    }
+    uint64_t pos = before;
+    for (size_t i = 0; i < records; ++i) {
+      AddRecord(pos, len);
+      pos += len + kOverhead;
+    }
+    return Ok{};
+  }
+
+  Result<uint32_t> LenAt(uint64_t pos) {
+    char len_buf[kLenPrefix];
+    BERTH_TRY(ReadExact(*raw_, pos, std::span<char>(len_buf, kLenPrefix)));
+    return GetU32(len_buf);
+  }
+
+  // The canonical reading of an upload of `end` stored bytes: full records, then at most one
+  // short record, then perhaps the end marker. False (nothing recorded) if the prefixes at the
+  // first and last full record and at the tail do not agree with it.
+  Result<bool> ScanCanonical(uint64_t end) {
+    const uint64_t rec = segment_size_ + kOverhead;
+    const uint64_t full = (end - kHeaderSize) / rec;
+    const uint64_t tail = (end - kHeaderSize) % rec;
+    if (full > 0) {
+      BERTH_ASSIGN_OR_RETURN(uint32_t first, LenAt(kHeaderSize));
+      BERTH_ASSIGN_OR_RETURN(uint32_t last, LenAt(kHeaderSize + (full - 1) * rec));
+      if (first != segment_size_ || last != segment_size_) {
+        return false;
+      }
+    }
+    uint32_t short_len = 0;
+    bool sealed = false;
+    if (tail != 0) {
+      if (tail < kOverhead) {
+        return false;
+      }
+      const uint64_t pos = kHeaderSize + full * rec;
+      BERTH_ASSIGN_OR_RETURN(uint32_t len, LenAt(pos));
+      if (len == 0) {
+        sealed = tail == kOverhead;
+      } else if (len < segment_size_ && tail == len + kOverhead) {
+        short_len = len;
+      } else if (len < segment_size_ && tail == len + 2 * kOverhead) {
+        BERTH_ASSIGN_OR_RETURN(uint32_t marker, LenAt(pos + len + kOverhead));
+        if (marker != 0) {
+          return false;
+        }
+        short_len = len;
+        sealed = true;
+      }
+      if (!sealed && short_len == 0) {
+        return false;
+      }
+    }
+    for (uint64_t i = 0; i < full; ++i) {
+      AddRecord(kHeaderSize + i * rec, segment_size_);
+    }
+    if (short_len > 0) {
+      AddRecord(kHeaderSize + full * rec, short_len);
+    }
+    sealed_ = sealed;
+    return true;
+  }
+
   void AddRecord(uint64_t file_pos, uint32_t len) {
     if (!lens_.empty() && lens_.back() != segment_size_) {
       canonical_ = false;
@@ -314,6 +430,7 @@ class EncWriter final : public BlobWriter {
   bool canonical_ = true;
   bool sealed_ = false;
   bool broken_ = false;
+  std::vector<char> pending_;  // plaintext of the segment being filled (< segment_size_)
   std::vector<char> buf_;
   std::vector<char> rec_;
   std::vector<char> plain_;
@@ -470,6 +587,9 @@ Status EncryptedBlobStore::CreateUpload(std::string_view upload_id) {
   auto raw = inner_.OpenUpload(upload_id);
   Status s = raw.ok() ? (*raw)->Append(std::span<const char>(header.data(), header.size()))
                       : Status(std::move(raw).error());
+  if (s.ok()) {
+    s = (*raw)->Flush();
+  }
   if (!s.ok()) {
     (void)inner_.DeleteUpload(upload_id);
     return s;
@@ -481,6 +601,11 @@ Status EncryptedBlobStore::CreateUpload(std::string_view upload_id) {
 Result<std::unique_ptr<BlobWriter>> EncryptedBlobStore::OpenUpload(std::string_view upload_id) {
   BERTH_ASSIGN_OR_RETURN(auto w, EncryptedAccess::OpenWriter(*this, upload_id));
   return std::unique_ptr<BlobWriter>(std::move(w));
+}
+
+bool EncryptedBlobStore::CommitsWithoutRepackForTest(std::string_view upload_id) {
+  auto w = EncryptedAccess::OpenWriter(*this, upload_id);
+  return w.ok() && (*w)->canonical();
 }
 
 Status EncryptedBlobStore::DeleteUpload(std::string_view upload_id) {
@@ -500,6 +625,7 @@ Status EncryptedBlobStore::Commit(std::string_view upload_id, const Digest& dige
   BERTH_ASSIGN_OR_RETURN(auto w, EncryptedAccess::OpenWriter(*this, upload_id));
   if (w->canonical()) {
     BERTH_TRY(w->Seal());
+    BERTH_TRY(w->Flush());
     w.reset();
     return inner_.Commit(upload_id, digest);
   }
@@ -530,6 +656,7 @@ Status EncryptedBlobStore::Commit(std::string_view upload_id, const Digest& dige
       off += filled;
     }
     BERTH_TRY(out->Seal());
+    BERTH_TRY(out->Flush());
     out.reset();
     return inner_.Commit(repack, digest);
   }();
@@ -554,6 +681,7 @@ Status EncryptedBlobStore::PutSmall(const Digest& digest, std::string_view bytes
   Status s = [&]() -> Status {
     BERTH_ASSIGN_OR_RETURN(auto w, EncryptedAccess::OpenWriter(*this, id));
     BERTH_TRY(w->Append(std::span<const char>(bytes.data(), bytes.size())));
+    BERTH_TRY(w->Flush());
     w.reset();
     return Commit(id, digest);
   }();

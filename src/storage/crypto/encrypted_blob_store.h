@@ -73,6 +73,8 @@ class EncryptedBlobStore final : public BlobStore {
   Result<std::string> GetSidecar(const Digest& digest) override;
 
   const std::string& key() const { return key_; }
+  // Whether Commit would publish the upload as stored, without a re-pack (for tests).
+  bool CommitsWithoutRepackForTest(std::string_view upload_id);
 
  private:
   friend struct EncryptedAccess;

@@ -16,123 +16,12 @@
 #include "base/crypto.h"
 #include "storage/fs/fs_blob_store.h"
 #include "storage/testing/blob_store_conformance.h"
+#include "storage/testing/test_key_service.h"
 
 namespace berth::storage {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A key service for storage tests: keys with versions and an enabled flag; data keys are
-// wrapped by AES-GCM sealing under per-version material, like the real one, so tampering and
-// context mismatches fail the same way.
-class TestKeyService final : public kms::KeyService {
- public:
-  void AddKey(const std::string& id) {
-    std::lock_guard lock(mu_);
-    keys_[id].versions.push_back(Secret(RandomBytes(32)));
-  }
-  void Rotate(const std::string& id) { AddKey(id); }
-  void SetEnabled(const std::string& id, bool on) {
-    std::lock_guard lock(mu_);
-    keys_[id].enabled = on;
-  }
-  int decrypts() const { return decrypts_.load(); }
-
-  Result<kms::KeyMetadata> DescribeKey(std::string_view key) override {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(std::string(key));
-    if (it == keys_.end()) {
-      return MakeError(Errc::kNotFound, "no key " + std::string(key));
-    }
-    kms::KeyMetadata m;
-    m.key_id = it->first;
-    m.state = it->second.enabled ? kms::KeyState::kEnabled : kms::KeyState::kDisabled;
-    m.current_version = static_cast<uint32_t>(it->second.versions.size());
-    return m;
-  }
-  Result<kms::DataKey> GenerateDataKey(std::string_view key, std::string_view context) override {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(std::string(key));
-    if (it == keys_.end()) {
-      return MakeError(Errc::kNotFound, "no key");
-    }
-    if (!it->second.enabled) {
-      return MakeError(Errc::kKeyUnavailable, std::string(key) + " is disabled");
-    }
-    kms::DataKey dk{Secret(RandomBytes(32)), ""};
-    dk.wrapped = WrapLocked(it->first, static_cast<uint32_t>(it->second.versions.size()),
-                            dk.plaintext, context);
-    return dk;
-  }
-  Result<Secret> Decrypt(std::string_view wrapped, std::string_view context) override {
-    ++decrypts_;
-    std::lock_guard lock(mu_);
-    return UnwrapLocked(wrapped, context);
-  }
-  Result<std::string> ReEncrypt(std::string_view wrapped, std::string_view context) override {
-    std::lock_guard lock(mu_);
-    BERTH_ASSIGN_OR_RETURN(Secret dk, UnwrapLocked(wrapped, context));
-    BERTH_ASSIGN_OR_RETURN(kms::WrappedKeyInfo info, InspectLocked(wrapped));
-    return WrapLocked(info.key_id, static_cast<uint32_t>(keys_[info.key_id].versions.size()), dk,
-                      context);
-  }
-  Status CheckUsable(std::string_view key_id) override {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(std::string(key_id));
-    if (it == keys_.end()) {
-      return MakeError(Errc::kNotFound, "no key");
-    }
-    if (!it->second.enabled) {
-      return MakeError(Errc::kKeyUnavailable, std::string(key_id) + " is disabled");
-    }
-    return Ok{};
-  }
-  Result<kms::WrappedKeyInfo> Inspect(std::string_view wrapped) override {
-    std::lock_guard lock(mu_);
-    return InspectLocked(wrapped);
-  }
-
- private:
-  struct Key {
-    std::vector<Secret> versions;
-    bool enabled = true;
-  };
-  // "<id>|<version>|<sealed>"
-  std::string WrapLocked(const std::string& id, uint32_t version, const Secret& dk,
-                         std::string_view context) {
-    std::string head = id + "|" + std::to_string(version) + "|";
-    auto sealed = Seal(keys_[id].versions[version - 1], dk.reveal(), head + std::string(context));
-    return head + *sealed;
-  }
-  Result<kms::WrappedKeyInfo> InspectLocked(std::string_view wrapped) {
-    size_t a = wrapped.find('|');
-    size_t b = a == std::string_view::npos ? a : wrapped.find('|', a + 1);
-    if (b == std::string_view::npos) {
-      return MakeError(Errc::kCorrupt, "not a wrapped key");
-    }
-    kms::WrappedKeyInfo info;
-    info.key_id = std::string(wrapped.substr(0, a));
-    info.version = static_cast<uint32_t>(std::stoul(std::string(wrapped.substr(a + 1, b - a - 1))));
-    return info;
-  }
-  Result<Secret> UnwrapLocked(std::string_view wrapped, std::string_view context) {
-    BERTH_ASSIGN_OR_RETURN(kms::WrappedKeyInfo info, InspectLocked(wrapped));
-    auto it = keys_.find(info.key_id);
-    if (it == keys_.end() || info.version == 0 || info.version > it->second.versions.size()) {
-      return MakeError(Errc::kKeyUnavailable, "key gone");
-    }
-    if (!it->second.enabled) {
-      return MakeError(Errc::kKeyUnavailable, info.key_id + " is disabled");
-    }
-    size_t head = wrapped.find('|', wrapped.find('|') + 1) + 1;
-    return Unseal(it->second.versions[info.version - 1], wrapped.substr(head),
-                  std::string(wrapped.substr(0, head)) + std::string(context));
-  }
-
-  std::mutex mu_;
-  std::map<std::string, Key> keys_;
-  std::atomic<int> decrypts_{0};
-};
 
 std::string TempRoot() {
   static std::atomic<int> next{0};
@@ -144,59 +33,21 @@ std::string TempRoot() {
 }
 
 // An encrypted store over a fresh directory, owning everything below it.
-class OwningEncryptedStore final : public BlobStore {
+class FsEncryptedStore final : public OwningEncryptedStore {
  public:
-  OwningEncryptedStore() {
-    root = TempRoot();
-    inner = std::move(FsBlobStore::Open(root).value());
-    keys.AddKey("k1");
-    enc = std::make_unique<EncryptedBlobStore>(*inner, keys, "k1", nullptr,
-                                               EncryptionOptions{.segment_size = 4096});
-  }
-  Status CreateUpload(std::string_view id) override { return enc->CreateUpload(id); }
-  Result<std::unique_ptr<BlobWriter>> OpenUpload(std::string_view id) override {
-    return enc->OpenUpload(id);
-  }
-  Status DeleteUpload(std::string_view id) override { return enc->DeleteUpload(id); }
-  Result<std::vector<std::pair<std::string, BlobStat>>> ListUploads() override {
-    return enc->ListUploads();
-  }
-  Status Commit(std::string_view id, const Digest& d) override { return enc->Commit(id, d); }
-  Status PutSmall(const Digest& d, std::string_view b) override { return enc->PutSmall(d, b); }
-  Result<BlobStat> Stat(const Digest& d) override { return enc->Stat(d); }
-  Result<std::unique_ptr<BlobReader>> Open(const Digest& d) override { return enc->Open(d); }
-  Result<std::string> ReadSmall(const Digest& d, uint64_t m) override {
-    return enc->ReadSmall(d, m);
-  }
-  Status Delete(const Digest& d) override { return enc->Delete(d); }
-  Status List(const std::function<bool(const Digest&, const BlobStat&)>& fn) override {
-    return enc->List(fn);
-  }
-  Status Archive(const Digest& d) override { return enc->Archive(d); }
-  Status Restore(const Digest& d) override { return enc->Restore(d); }
-  Status PutSidecar(const Digest& d, std::string_view b) override { return enc->PutSidecar(d, b); }
-  Result<std::string> GetSidecar(const Digest& d) override { return enc->GetSidecar(d); }
-
+  FsEncryptedStore() : FsEncryptedStore(TempRoot()) {}
+  explicit FsEncryptedStore(std::string dir)
+      : OwningEncryptedStore(std::move(FsBlobStore::Open(dir).value())), root(std::move(dir)) {}
+  FsBlobStore& fs() { return static_cast<FsBlobStore&>(*inner); }
   std::string root;
-  std::unique_ptr<FsBlobStore> inner;
-  TestKeyService keys;
-  std::unique_ptr<EncryptedBlobStore> enc;
 };
 
 INSTANTIATE_TEST_SUITE_P(Encrypted, BlobStoreConformanceTest,
                          ::testing::Values(BlobStoreFactory([] {
-                           return std::unique_ptr<BlobStore>(new OwningEncryptedStore);
+                           return std::unique_ptr<BlobStore>(new FsEncryptedStore);
                          })));
 
-std::string Pattern(size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 1;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+std::string Pattern(size_t n, unsigned seed) { return TestPattern(n, seed); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -231,16 +82,21 @@ class EncryptedBlobStoreTest : public ::testing::Test {
     EXPECT_TRUE(w.ok());
     for (size_t off = 0; off < content.size(); off += chunk) {
       EXPECT_TRUE((*w)->Append({content.data() + off, std::min(chunk, content.size() - off)}).ok());
+      if (flush_each_chunk_) {
+        EXPECT_TRUE((*w)->Flush().ok());  // as the registry does at the end of each request
+      }
     }
+    EXPECT_TRUE((*w)->Flush().ok());
     w->reset();
     Status c = s.enc->Commit(id, d);
     EXPECT_TRUE(c.ok()) << c.error().message;
     return d;
   }
-  std::string Path(const Digest& d) { return s.inner->BlobPathForTest(d); }
+  std::string Path(const Digest& d) { return s.fs().BlobPathForTest(d); }
 
-  OwningEncryptedStore s;
+  FsEncryptedStore s;
   int next_ = 0;
+  bool flush_each_chunk_ = false;
 };
 
 TEST_F(EncryptedBlobStoreTest, StoredBytesHoldNoPlaintext) {
@@ -258,13 +114,18 @@ TEST_F(EncryptedBlobStoreTest, StoredBytesHoldNoPlaintext) {
   EXPECT_EQ(*back, content);
   // Uploads in progress are encrypted too.
   ASSERT_TRUE(s.enc->CreateUpload("pending").ok());
-  ASSERT_TRUE((*s.enc->OpenUpload("pending"))->Append({content.data(), 5000}).ok());
+  {
+    auto w = s.enc->OpenUpload("pending");
+    ASSERT_TRUE((*w)->Append({content.data(), 5000}).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+  }
   EXPECT_EQ(ReadFile(s.root + "/uploads/pending").find("PLAINTEXT-MARKER"), std::string::npos);
 }
 
 TEST_F(EncryptedBlobStoreTest, RangesAcrossSegmentBoundaries) {
   std::string content = Pattern(4096 * 5 + 123, 3);
-  Digest d = Put(content, 777);  // unaligned chunks: Commit re-packs
+  flush_each_chunk_ = true;
+  Digest d = Put(content, 777);  // unaligned chunks, each flushed: Commit re-packs
   auto r = s.enc->Open(d);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r)->size(), content.size());
@@ -400,7 +261,11 @@ TEST_F(EncryptedBlobStoreTest, RotationAndRewrapKeepEveryBlobReadable) {
 
 TEST_F(EncryptedBlobStoreTest, TornUploadIsRefusedNotMisread) {
   ASSERT_TRUE(s.enc->CreateUpload("torn").ok());
-  ASSERT_TRUE((*s.enc->OpenUpload("torn"))->Append({Pattern(5000, 13).data(), 5000}).ok());
+  {
+    auto w = s.enc->OpenUpload("torn");
+    ASSERT_TRUE((*w)->Append({Pattern(5000, 13).data(), 5000}).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+  }
   std::string path = s.root + "/uploads/torn";
   std::string raw = ReadFile(path);
   WriteFile(path, raw.substr(0, raw.size() - 7));
@@ -420,14 +285,64 @@ TEST_F(EncryptedBlobStoreTest, UnalignedChunksAcrossReopensRepack) {
     ASSERT_EQ((*w)->size(), off);
     size_t n = std::min(chunk, content.size() - off);
     ASSERT_TRUE((*w)->Append({content.data() + off, n}).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
     off += n;
   }
-  ASSERT_TRUE(
-      (*s.enc->OpenUpload("chunky"))->Append({content.data() + off, content.size() - off}).ok());
+  {
+    auto w = s.enc->OpenUpload("chunky");
+    ASSERT_TRUE((*w)->Append({content.data() + off, content.size() - off}).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+  }
   ASSERT_TRUE(s.enc->Commit("chunky", d).ok());
   EXPECT_EQ(*s.enc->ReadSmall(d, 1 << 20), content);
   auto uploads = s.inner->ListUploads();
   EXPECT_TRUE(uploads->empty());
+}
+
+TEST_F(EncryptedBlobStoreTest, StreamingInOddPiecesStaysCanonical) {
+  // Appends of any size seal whole segments only; the partial one waits for Flush. An upload
+  // streamed in odd pieces is therefore published without a re-pack, and reopening it reads
+  // its layout from a few length prefixes.
+  std::string content = Pattern(4096 * 7 + 99, 15);
+  Digest d = Digest::Sha256Of(content);
+  ASSERT_TRUE(s.enc->CreateUpload("odd").ok());
+  {
+    auto w = s.enc->OpenUpload("odd");
+    for (size_t off = 0; off < content.size(); off += 1000) {
+      ASSERT_TRUE(
+          (*w)->Append({content.data() + off, std::min<size_t>(1000, content.size() - off)}).ok());
+    }
+    EXPECT_EQ((*w)->size(), content.size());
+    std::string back(300, '\0');
+    auto n = (*w)->ReadAt(content.size() - 300, std::span<char>(back));  // from the pending part
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(back.substr(0, *n), content.substr(content.size() - 300, *n));
+    ASSERT_TRUE((*w)->Flush().ok());
+  }
+  auto w = s.enc->OpenUpload("odd");
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ((*w)->size(), content.size());
+  std::string all(content.size(), '\0');
+  auto n = (*w)->ReadAt(0, std::span<char>(all));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(all, content);
+  w->reset();
+  ASSERT_TRUE(s.enc->CommitsWithoutRepackForTest("odd"));
+  ASSERT_TRUE(s.enc->Commit("odd", d).ok());
+  EXPECT_EQ(*s.enc->ReadSmall(d, 1 << 20), content);
+}
+
+TEST_F(EncryptedBlobStoreTest, UnflushedPartialSegmentIsNotStored) {
+  std::string content = Pattern(4096 + 500, 16);
+  ASSERT_TRUE(s.enc->CreateUpload("partial").ok());
+  {
+    auto w = s.enc->OpenUpload("partial");
+    ASSERT_TRUE((*w)->Append({content.data(), content.size()}).ok());
+    EXPECT_EQ((*w)->size(), content.size());
+  }  // destroyed without Flush: the whole segment is stored, the partial one is not
+  auto w = s.enc->OpenUpload("partial");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ((*w)->size(), 4096u);
 }
 
 }  // namespace

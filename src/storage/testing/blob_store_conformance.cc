@@ -35,16 +35,7 @@ template <class R>
 
 std::span<const char> Bytes(std::string_view s) { return {s.data(), s.size()}; }
 
-// Deterministic, non-repeating-looking content of `n` bytes.
-std::string Pattern(size_t n, unsigned seed = 1) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 1;
-  for (char& c : s) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+std::string Pattern(size_t n, unsigned seed = 1) { return TestPattern(n, seed); }
 
 Digest Sha512Of(std::string_view content) {
   Hasher h(DigestAlgorithm::kSha512);
@@ -79,6 +70,7 @@ Status WriteUpload(BlobStore& store, std::string_view id, std::string_view conte
   for (size_t off = 0; off < content.size(); off += chunk) {
     BERTH_TRY(writer->Append(Bytes(content.substr(off, chunk))));
   }
+  BERTH_TRY(writer->Flush());
   if (writer->size() != content.size()) {
     return MakeError(Errc::kInternal, "writer size " + std::to_string(writer->size()));
   }
@@ -118,6 +110,16 @@ std::string UploadId(int n) {
 using UploadList = std::vector<std::pair<std::string, uint64_t>>;
 
 }  // namespace
+
+std::string TestPattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (char& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
 
 void BlobStoreConformanceTest::SetUp() {
   store_ = GetParam()();
@@ -170,8 +172,10 @@ TEST_P(BlobStoreConformanceTest, AppendGrowsAndPersistsUpload) {
     EXPECT_EQ((*writer)->size(), 5u);
     ASSERT_TRUE(IsOk((*writer)->Append(Bytes(" world"))));
     EXPECT_EQ((*writer)->size(), 11u);
+    ASSERT_TRUE(IsOk((*writer)->Flush()));
   }
-  // A new writer (another request of the same session) sees the bytes and appends after them.
+  // A new writer (another request of the same session) sees the flushed bytes and appends
+  // after them.
   auto writer = store().OpenUpload("u1");
   ASSERT_TRUE(IsOk(writer));
   EXPECT_EQ((*writer)->size(), 11u);
@@ -183,6 +187,8 @@ TEST_P(BlobStoreConformanceTest, AppendGrowsAndPersistsUpload) {
   ASSERT_TRUE(IsOk(n));
   ASSERT_EQ(*n, 12u);
   EXPECT_EQ(buf, "hello world!");
+  ASSERT_TRUE(IsOk((*writer)->Flush()));
+  ASSERT_TRUE(IsOk((*writer)->Flush()));  // idempotent
   auto uploads = Uploads(store());
   ASSERT_TRUE(IsOk(uploads));
   EXPECT_EQ(*uploads, UploadList({{"u1", 12}}));

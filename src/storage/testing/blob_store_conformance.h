@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <ostream>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -29,6 +30,9 @@ using BlobStoreFactory = std::function<std::unique_ptr<BlobStore>()>;
 inline void PrintTo(const BlobStoreFactory& /*factory*/, std::ostream* os) {
   *os << "BlobStoreFactory";
 }
+
+// Deterministic, non-repeating-looking content of `n` bytes (test data for drivers' tests).
+std::string TestPattern(size_t n, unsigned seed = 1);
 
 class BlobStoreConformanceTest : public ::testing::TestWithParam<BlobStoreFactory> {
  protected:
