@@ -11,7 +11,8 @@
 # store, logs (DIR/log/, radosgw's is DIR/log/client.rgw.a.log), admin sockets, pid files —
 # lives in DIR. It creates an S3 user with fixed test keys and one bucket, and writes
 #   DIR/env    sourceable: exports BERTH_TEST_S3_ENDPOINT, _BUCKET, _REGION, _ACCESS_KEY_ID,
-#              _SECRET_ACCESS_KEY
+#              _SECRET_ACCESS_KEY, and _TLS_ENDPOINT (the same gateway over HTTPS, with a
+#              self-signed certificate for 127.0.0.1) and _CA_FILE (that certificate)
 #   DIR/pids   "program pid" per daemon (stop-s3.sh reads it)
 #
 # Environment (all optional):
@@ -177,15 +178,26 @@ daemon ceph-osd "$dir/run/osd.$osd_id.pid" ceph-osd -c "$conf" -i "$osd_id"
 osd_up() { ceph -c "$conf" osd dump 2>/dev/null | grep -q "^osd.$osd_id up"; }
 wait_for "osd.$osd_id up" osd_up
 
-# --- radosgw on a free port (a port can be taken between probing and binding: try a few)
+# --- a self-signed certificate for the HTTPS endpoint (127.0.0.1), its own trust anchor
+phase="TLS certificate"
+mkdir -p "$dir/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" >"$dir/log/tls.log" 2>&1
+
+# --- radosgw on free ports, plain HTTP and HTTPS (a port can be taken between probing and
+# binding: try a few)
 phase="radosgw start"
 port=""
 for attempt in 1 2 3 4 5; do
   p=$(free_port)
+  tp=$(free_port)
   if daemon radosgw "$dir/run/client.rgw.a.pid" \
-    radosgw -c "$conf" -n client.rgw.a --rgw-frontends "beast endpoint=127.0.0.1:$p" &&
-    wait_for "radosgw on port $p" curl -sf -m 2 -o /dev/null "http://127.0.0.1:$p/"; then
+    radosgw -c "$conf" -n client.rgw.a --rgw-frontends "beast endpoint=127.0.0.1:$p ssl_endpoint=127.0.0.1:$tp ssl_certificate=$dir/tls/cert.pem ssl_private_key=$dir/tls/key.pem" &&
+    wait_for "radosgw on port $p" curl -sf -m 2 -o /dev/null "http://127.0.0.1:$p/" &&
+    wait_for "radosgw HTTPS on port $tp" curl -sf -m 2 --cacert "$dir/tls/cert.pem" -o /dev/null "https://127.0.0.1:$tp/"; then
     port=$p
+    tls_port=$tp
     break
   fi
   [[ -n $last_pid ]] && kill -KILL "$last_pid" 2>/dev/null
@@ -214,6 +226,8 @@ export BERTH_TEST_S3_BUCKET=$bucket
 export BERTH_TEST_S3_REGION=$region
 export BERTH_TEST_S3_ACCESS_KEY_ID=$access_key
 export BERTH_TEST_S3_SECRET_ACCESS_KEY=$secret_key
+export BERTH_TEST_S3_TLS_ENDPOINT=https://127.0.0.1:$tls_port
+export BERTH_TEST_S3_CA_FILE=$dir/tls/cert.pem
 EOF
 echo "$port" >"$dir/port"
 echo "start-s3: Ceph $(ceph-mon --version | awk '{print $3}') radosgw up at $endpoint in $(elapsed_ms) ms (bucket $bucket, dir $dir)" >&2

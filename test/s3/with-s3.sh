@@ -8,6 +8,8 @@
 #   BERTH_TEST_S3_BUCKET             an empty bucket
 #   BERTH_TEST_S3_REGION             us-east-1
 #   BERTH_TEST_S3_ACCESS_KEY_ID      BERTH_TEST_S3_SECRET_ACCESS_KEY: the bucket owner's keys
+#   BERTH_TEST_S3_TLS_ENDPOINT       https://127.0.0.1:PORT2, the same gateway over TLS
+#   BERTH_TEST_S3_CA_FILE            the PEM certificate that endpoint presents (self-signed)
 # exported, stops the server and removes its files, and exits with COMMAND's status. Fails —
 # never skips — if the server cannot start (Ceph missing: scripts/setup --test installs it).
 # KEEP_S3=1 keeps the server's directory (its logs) for a look afterwards. Composes with

@@ -297,11 +297,15 @@ const std::string* S3Response::Header(std::string_view name) const {
   return nullptr;
 }
 
+// The body is read straight from the socket into the caller's buffers (after whatever the
+// header read left in conn->buffer): no copy through the parser, and reads as large as the
+// caller's buffer. S3 answers GETs with a Content-Length; an answer without one is refused.
 struct S3Download::Impl {
   S3Client::Pool* pool = nullptr;
   std::unique_ptr<Conn> conn;
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<http::response_parser<http::buffer_body>> parser;  // header only
   std::chrono::milliseconds timeout{60000};
+  bool keep_alive = false;
   bool failed = false;
 };
 
@@ -309,8 +313,7 @@ S3Download::S3Download(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 S3Download::~S3Download() {
   if (impl_ && impl_->conn) {
-    bool done =
-        !impl_->failed && impl_->parser && impl_->parser->is_done() && impl_->parser->keep_alive();
+    bool done = !impl_->failed && remaining_ == 0 && impl_->keep_alive;
     impl_->pool->Release(std::move(impl_->conn), done);
   }
 }
@@ -320,32 +323,37 @@ Result<size_t> S3Download::Read(std::span<char> out) {
   if (m.failed) {
     return MakeError(Errc::kUnavailable, "s3: download already failed");
   }
-  if (!m.parser || m.parser->is_done() || out.empty()) {
+  if (remaining_ == 0 || out.empty()) {
     return size_t{0};
   }
-  QuickAck(*m.conn);
-  auto& body = m.parser->get().body();
-  body.data = out.data();
-  body.size = out.size();
-  error_code ec = m.conn->Run(m.timeout, [&](auto handler) {
-    auto read = [&](auto& stream) {
-      http::async_read(stream, m.conn->buffer, *m.parser, std::move(handler));
-    };
-    if (m.conn->tls) {
-      read(*m.conn->tls);
-    } else {
-      read(*m.conn->tcp);
+  out = out.first(static_cast<size_t>(std::min<uint64_t>(out.size(), remaining_)));
+  size_t n = 0;
+  if (m.conn->buffer.size() > 0) {  // body bytes that arrived with the header
+    n = asio::buffer_copy(asio::buffer(out.data(), out.size()), m.conn->buffer.data());
+    m.conn->buffer.consume(n);
+  } else {
+    QuickAck(*m.conn);
+    error_code ec = m.conn->Run(m.timeout, [&](auto handler) {
+      auto read = [&](auto& stream) {
+        stream.async_read_some(asio::buffer(out.data(), out.size()),
+                               [&n, h = std::move(handler)](error_code e, std::size_t got) mutable {
+                                 n = got;
+                                 h(e, got);
+                               });
+      };
+      if (m.conn->tls) {
+        read(*m.conn->tls);
+      } else {
+        read(*m.conn->tcp);
+      }
+    });
+    if (ec || n == 0) {
+      m.failed = true;
+      return MakeError(Errc::kUnavailable,
+                       "s3: reading a download: " + (ec ? ec.message() : std::string("closed")));
     }
-  });
-  if (ec == http::error::need_buffer) {
-    ec = {};
   }
-  if (ec) {
-    m.failed = true;
-    return MakeError(Errc::kUnavailable, "s3: reading a download: " + ec.message());
-  }
-  size_t n = out.size() - body.size;
-  remaining_ -= std::min<uint64_t>(remaining_, n);
+  remaining_ -= n;
   return n;
 }
 
@@ -582,9 +590,16 @@ Result<std::unique_ptr<S3Download>> S3Client::Download(const std::string& key, u
     impl->conn = std::move(c);
     S3Response head = ResponseHead(impl->parser->get().base());
     int status = head.status;
+    impl->keep_alive = impl->parser->keep_alive();
+    auto length = impl->parser->content_length();
+    if (!length) {
+      pool_->Release(std::move(impl->conn), false);
+      return MakeError(Errc::kUnavailable,
+                       "s3: GET " + Describe() + "/" + key + ": answer without a Content-Length");
+    }
     auto dl = std::unique_ptr<S3Download>(new S3Download(std::move(impl)));
     dl->status_ = status;
-    dl->remaining_ = dl->impl_->parser->content_length().value_or(0);
+    dl->remaining_ = *length;
     if (status != 200 && status != 206) {
       // Read the (small) error body so the connection stays usable.
       std::string body;
