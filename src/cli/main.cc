@@ -173,6 +173,11 @@ int Serve(berth::cli::Config config) {
   opts.access_log = config.access_log;
   opts.io_threads = config.io_threads;
   opts.blocking_threads = config.blocking_threads;
+  if (opts.blocking_threads == 0 && config.storage_driver == "s3") {
+    // Blob reads and writes wait on the network for their whole duration: enough threads that
+    // concurrent transfers are bounded by S3 connections, not by the pool.
+    opts.blocking_threads = 32;
+  }
   opts.account_id = config.account_id;
   opts.region = config.region;
   opts.public_url = config.public_url;

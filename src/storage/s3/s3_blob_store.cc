@@ -100,7 +100,18 @@ class S3Writer final : public BlobWriter {
     return Ok{};
   }
 
-  Status Flush() override { return buf_.empty() ? Status(Ok{}) : Store(); }
+  // Between requests a writer holds no buffers: an upload session idle on this node costs no
+  // part-sized allocation.
+  Status Flush() override {
+    if (!buf_.empty()) {
+      BERTH_TRY(Store());
+    }
+    buf_.shrink_to_fit();
+    cache_.clear();
+    cache_.shrink_to_fit();
+    cache_at_ = 0;
+    return Ok{};
+  }
 
   Result<size_t> ReadAt(uint64_t offset, std::span<char> out) override {
     size_t done = 0;
