@@ -11,7 +11,6 @@ latency, server CPU per GiB or per 1,000 ops, peak RSS, and encrypted/plaintext 
 writes bench/results/encryption.{json,md}. Reuses compare.py's machinery.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -21,8 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare as C  # noqa: E402
-
-VARIANTS = ("encrypted", "plaintext")
+import variants as V  # noqa: E402
 
 
 class Berth(C.Registry):
@@ -49,84 +47,23 @@ def cells():
     return [c for c in C.full_matrix(1000) if (c["name"], c["param"]) in keep]
 
 
-def table(rows):
-    lines = ["| scenario | param | c | unit | encrypted | plaintext | enc/plain | p99 ms enc | "
-             "p99 ms plain | CPU enc | CPU plain | CPU unit | RSS MiB enc | RSS MiB plain | "
-             "errors |", "|" + "---|" * 15]
-    for row in rows:
-        e, p = row["summary"].get("encrypted"), row["summary"].get("plaintext")
-        unit = "MiB/s" if row["kind"] == "bw" else "ops/s"
-        cpu_unit = "s/GiB" if row["kind"] == "bw" else "s/1k ops"
-        ratio = e["figure"] / p["figure"] if e and p and p["figure"] else None
-
-        def g(s, k, digits=None):
-            return C.fmt(s[k], digits) if s else "—"
-        errors = sum(s["errors"] for s in (e, p) if s)
-        lines.append(f"| {row['name']} | {row['param']} | {row['concurrency']} | {unit} | "
-                     f"{g(e, 'figure')} | {g(p, 'figure')} | "
-                     f"{('%.2f×' % ratio) if ratio else '—'} | {g(e, 'p99_ms')} | "
-                     f"{g(p, 'p99_ms')} | {g(e, 'cpu', 3)} | {g(p, 'cpu', 3)} | {cpu_unit} | "
-                     f"{g(e, 'rss_peak_mib', 0)} | {g(p, 'rss_peak_mib', 0)} | {errors} |")
-    return "\n".join(lines)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=2.0)
-    ap.add_argument("--concurrency", default="1,16")
-    ap.add_argument("--only", help="comma list of cell names (e.g. pull)")
-    ap.add_argument("--build-dir", default=os.path.join(C.ROOT, "build-bench"))
-    ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--berth-bin")
-    ap.add_argument("--bench-bin")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=C.DEFAULT_OUT)
+    V.add_args(ap)
     args = ap.parse_args()
-    if not args.no_build:
-        C.build(args.build_dir, 0)
-    berth_bin = args.berth_bin or os.path.join(args.build_dir, "berth")
-    bench_bin = args.bench_bin or os.path.join(args.build_dir, "bench", "berth-bench")
-    concs = [int(x) for x in args.concurrency.split(",")]
-    todo = cells()
-    if args.only:
-        todo = [c for c in todo if c["name"] in args.only.split(",")]
+    berth_bin, bench_bin, concs, todo = V.prepare(args, cells())
     work = tempfile.mkdtemp(prefix="berth-enc-bench-", dir="/var/tmp")
     regs = {"encrypted": Berth("encrypted", work, berth_bin, True),
             "plaintext": Berth("plaintext", work, berth_bin, False)}
     meta = C.machine_info()
     meta.update(command="bench/encryption.py " + " ".join(sys.argv[1:]), repeats=args.repeats,
                 duration=args.duration, concurrency=concs)
-    rows = []
     t0 = time.time()
     try:
         for r in regs.values():
             r.start()
-        for c in todo:
-            for conc in concs:
-                if C.run_bytes(c, conc) >= 4 * C.GiB:
-                    continue
-                row = dict(name=c["name"], param=c["param"], kind=c["kind"], concurrency=conc,
-                           runs={}, summary={})
-                for _ in range(args.repeats):
-                    for name in VARIANTS:
-                        reg = regs[name]
-                        if C.needs_fresh(reg, c, conc, args.duration):
-                            reg.restart()
-                        os.sync()
-                        timeout = 120 + args.duration * 4 + c["size"] * conc / (50 * C.MiB)
-                        r = C.run_bench(bench_bin, reg, c, conc, args.duration, args.threads,
-                                        timeout)
-                        reg.check_alive(c["name"])
-                        row["runs"].setdefault(name, []).append(r)
-                for name in VARIANTS:
-                    row["summary"][name] = C.summarize(row["runs"].get(name, []), c["kind"])
-                e, p = row["summary"]["encrypted"], row["summary"]["plaintext"]
-                C.log(f"{c['name']:>14} {c['param']:>16} c={conc:<3} encrypted "
-                      f"{C.fmt(e and e['figure'])} plaintext {C.fmt(p and p['figure'])} "
-                      f"[{time.time() - t0:.0f}s]")
-                rows.append(row)
+        rows = V.run(regs, todo, concs, args, bench_bin, 50)
     finally:
         for r in regs.values():
             r.stop()
@@ -134,16 +71,9 @@ def main():
     meta["elapsed_s"] = round(time.time() - t0, 1)
     text = (f"Encryption at rest on vs off — {meta.get('cpu', '')}, "
             f"{args.repeats} runs of {args.duration:g} s each, medians.\n"
-            f"Command: `{meta['command']}`\n\n" + table(rows) + "\n")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "encryption.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "encryption.json"), "w") as f:
-        for row in rows:
-            for runs in row["runs"].values():
-                for r in runs:
-                    r.pop("samples", None)
-        json.dump(dict(meta=meta, cells=rows), f, indent=1)
+            f"Command: `{meta['command']}`\n\n"
+            + V.table(rows, "encrypted", "plaintext", "enc", "plain") + "\n")
+    V.write(args.out, "encryption", text, meta, rows)
     print(text)
 
 

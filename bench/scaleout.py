@@ -17,7 +17,6 @@ Encryption at rest is off in both (like compare.py); --berth-encryption on measu
 default. Reuses compare.py's machinery.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -27,8 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare as C  # noqa: E402
-
-VARIANTS = ("embedded", "pg+s3")
+import variants as V  # noqa: E402
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 
 
@@ -122,50 +120,13 @@ def skip(c, conc):
     return c["name"].startswith("push") and C.run_bytes(c, conc) >= 2 * C.GiB
 
 
-def table(rows):
-    lines = ["| scenario | param | c | unit | embedded | pg+s3 | pg+s3/embedded | p99 ms emb | "
-             "p99 ms pg+s3 | CPU emb | CPU pg+s3 | CPU unit | RSS MiB emb | RSS MiB pg+s3 | "
-             "errors |", "|" + "---|" * 15]
-    for row in rows:
-        e, p = row["summary"].get("embedded"), row["summary"].get("pg+s3")
-        unit = "MiB/s" if row["kind"] == "bw" else "ops/s"
-        cpu_unit = "s/GiB" if row["kind"] == "bw" else "s/1k ops"
-        ratio = p["figure"] / e["figure"] if e and p and e["figure"] else None
-
-        def g(s, k, digits=None):
-            return C.fmt(s[k], digits) if s else "—"
-        errors = sum(s["errors"] for s in (e, p) if s)
-        lines.append(f"| {row['name']} | {row['param']} | {row['concurrency']} | {unit} | "
-                     f"{g(e, 'figure')} | {g(p, 'figure')} | "
-                     f"{('%.2f×' % ratio) if ratio else '—'} | {g(e, 'p99_ms')} | "
-                     f"{g(p, 'p99_ms')} | {g(e, 'cpu', 3)} | {g(p, 'cpu', 3)} | {cpu_unit} | "
-                     f"{g(e, 'rss_peak_mib', 0)} | {g(p, 'rss_peak_mib', 0)} | {errors} |")
-    return "\n".join(lines)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=2.0)
-    ap.add_argument("--concurrency", default="1,16")
-    ap.add_argument("--only", help="comma list of cell names (e.g. pull)")
-    ap.add_argument("--build-dir", default=os.path.join(C.ROOT, "build-bench"))
-    ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--berth-bin")
-    ap.add_argument("--bench-bin")
+    V.add_args(ap)
     ap.add_argument("--berth-encryption", choices=("off", "on"), default="off")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=C.DEFAULT_OUT)
     args = ap.parse_args()
-    if not args.no_build:
-        C.build(args.build_dir, 0)
-    berth_bin = args.berth_bin or os.path.join(args.build_dir, "berth")
-    bench_bin = args.bench_bin or os.path.join(args.build_dir, "bench", "berth-bench")
-    concs = [int(x) for x in args.concurrency.split(",")]
-    todo = cells()
-    if args.only:
-        todo = [c for c in todo if c["name"] in args.only.split(",")]
+    berth_bin, bench_bin, concs, todo = V.prepare(args, cells())
     work = tempfile.mkdtemp(prefix="berth-scaleout-bench-", dir="/var/tmp")
     os.chmod(work, 0o755)  # PostgreSQL runs as its own user under root
     services = Services(work)
@@ -175,36 +136,12 @@ def main():
     meta = C.machine_info()
     meta.update(command="bench/scaleout.py " + " ".join(sys.argv[1:]), repeats=args.repeats,
                 duration=args.duration, concurrency=concs)
-    rows = []
     t0 = time.time()
     try:
         services.start()
         for r in regs.values():
             r.start()
-        for c in todo:
-            for conc in concs:
-                if C.run_bytes(c, conc) >= 4 * C.GiB or skip(c, conc):
-                    continue
-                row = dict(name=c["name"], param=c["param"], kind=c["kind"], concurrency=conc,
-                           runs={}, summary={})
-                for _ in range(args.repeats):
-                    for name in VARIANTS:
-                        reg = regs[name]
-                        if C.needs_fresh(reg, c, conc, args.duration):
-                            reg.restart()
-                        os.sync()
-                        timeout = 120 + args.duration * 4 + c["size"] * conc / (20 * C.MiB)
-                        r = C.run_bench(bench_bin, reg, c, conc, args.duration, args.threads,
-                                        timeout)
-                        reg.check_alive(c["name"])
-                        row["runs"].setdefault(name, []).append(r)
-                for name in VARIANTS:
-                    row["summary"][name] = C.summarize(row["runs"].get(name, []), c["kind"])
-                e, p = row["summary"]["embedded"], row["summary"]["pg+s3"]
-                C.log(f"{c['name']:>14} {c['param']:>16} c={conc:<3} embedded "
-                      f"{C.fmt(e and e['figure'])} pg+s3 {C.fmt(p and p['figure'])} "
-                      f"[{time.time() - t0:.0f}s]")
-                rows.append(row)
+        rows = V.run(regs, todo, concs, args, bench_bin, 20, skip)
     finally:
         for r in regs.values():
             r.stop()
@@ -215,16 +152,9 @@ def main():
     text = (f"berth on PostgreSQL + S3 (Ceph RGW, memstore OSD) vs the embedded default — "
             f"{meta.get('cpu', '')}, encryption at rest {args.berth_encryption}, "
             f"{args.repeats} runs of {args.duration:g} s each, medians.\n"
-            f"Command: `{meta['command']}`\n\n" + table(rows) + "\n")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "scaleout.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "scaleout.json"), "w") as f:
-        for row in rows:
-            for runs in row["runs"].values():
-                for r in runs:
-                    r.pop("samples", None)
-        json.dump(dict(meta=meta, cells=rows), f, indent=1)
+            f"Command: `{meta['command']}`\n\n"
+            + V.table(rows, "pg+s3", "embedded", "pg+s3", "emb") + "\n")
+    V.write(args.out, "scaleout", text, meta, rows)
     print(text)
 
 

@@ -22,6 +22,17 @@ inline std::optional<uint64_t> ParseUint(std::string_view s) {
   return v;
 }
 
+// `s` with A-Z turned into a-z (HTTP header names, host names); other bytes unchanged.
+inline std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 inline std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);

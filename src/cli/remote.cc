@@ -48,16 +48,6 @@ constexpr uint64_t kMaxAnswerBytes = 64ull << 20;  // a lifecycle summary lists 
 constexpr int kMaxPollFailures = 5;
 constexpr int kProgressCells = 20;
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // A variable's value, with empty counted as unset (as botocore does).
 std::optional<std::string> NonEmpty(const EnvLookup& env, const char* name) {
   std::optional<std::string> v = env(name);

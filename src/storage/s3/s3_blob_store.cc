@@ -509,9 +509,14 @@ Status S3BlobStore::DeleteUpload(std::string_view upload_id) {
   if (keys.empty()) {
     return MakeError(Errc::kNotFound, "s3: no upload " + std::string(upload_id));
   }
+  return DeleteUploadObjects(upload_id, std::move(keys));
+}
+
+Status S3BlobStore::DeleteUploadObjects(std::string_view upload_id, std::vector<std::string> keys) {
   // Data first, the marker last: an interrupted delete still lists as an upload to purge.
+  const std::string marker = UploadPrefix(upload_id) + "info";
   std::stable_partition(keys.begin(), keys.end(),
-                        [&](const std::string& k) { return k != prefix + "info"; });
+                        [&](const std::string& k) { return k != marker; });
   for (const auto& k : keys) {
     BERTH_TRY(DeleteObject(k));
   }
@@ -695,11 +700,13 @@ Status S3BlobStore::Commit(std::string_view upload_id, const Digest& digest) {
       BERTH_TRY(Assemble(pieces, key));
     }
   }
-  Status d = DeleteUpload(upload_id);
-  if (!d.ok() && d.error().code != Errc::kNotFound) {
-    return d;
+  // The pieces are known from the listing above: no second listing to delete them.
+  std::vector<std::string> keys;
+  for (const Piece& p : pieces) {
+    keys.push_back(p.key);
   }
-  return Ok{};
+  keys.push_back(UploadPrefix(upload_id) + "info");
+  return DeleteUploadObjects(upload_id, std::move(keys));
 }
 
 Status S3BlobStore::PutSmall(const Digest& digest, std::string_view bytes) {

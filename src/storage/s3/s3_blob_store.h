@@ -109,6 +109,8 @@ class S3BlobStore final : public BlobStore {
                      const std::function<bool(std::string_view, uint64_t, int64_t)>& fn);
   // The pieces of an upload in offset order; kNotFound without the info marker.
   Result<std::vector<Piece>> Pieces(std::string_view id, bool* has_marker = nullptr);
+  // Deletes an upload's objects `keys` (its info marker last).
+  Status DeleteUploadObjects(std::string_view upload_id, std::vector<std::string> keys);
   // Builds `to` from the pieces (Commit's multipart assembly).
   Status Assemble(const std::vector<Piece>& pieces, const std::string& to);
   Status MoveWithSidecar(const std::string& from, const std::string& to, uint64_t size);

@@ -68,16 +68,6 @@ std::string Encode(std::string_view s, bool keep_slash) {
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 bool Retryable(int status) { return status == 429 || status >= 500; }
 
 }  // namespace
@@ -156,6 +146,19 @@ struct S3Client::Pool {
       --open;
     }
     cv.notify_one();
+  }
+
+  // One attempt's connection, connected: nullptr with `why` set when connecting failed (the
+  // caller retries). Errors: no free connection within the pool wait (not retried).
+  Result<std::unique_ptr<Conn>> Checkout(const S3Options& o, std::string& why) {
+    BERTH_ASSIGN_OR_RETURN(auto c, Acquire(o.pool_wait));
+    Status connected = Connect(*c, o.connect_timeout);
+    if (!connected.ok()) {
+      Release(std::move(c), false);
+      why = connected.error().message;
+      return std::unique_ptr<Conn>();
+    }
+    return c;
   }
 
   // Connects a fresh connection (no-op for a kept-alive one).
@@ -243,7 +246,7 @@ static Wire SignRequest(const S3Options& o, const S3Client::Pool& p, const S3Req
   }
   const std::string amz_date = auth::FormatAmzDate(static_cast<int64_t>(std::time(nullptr)));
   for (const auto& [k, v] : req.headers) {
-    w.headers.emplace_back(Lower(k), v);
+    w.headers.emplace_back(AsciiLower(k), v);
   }
   w.headers.emplace_back("host", p.host_header);
   w.headers.emplace_back("x-amz-content-sha256", std::string(payload_hash));
@@ -485,7 +488,7 @@ S3Response ResponseHead(const http::response_header<Fields>& h) {
   S3Response r;
   r.status = static_cast<int>(h.result_int());
   for (const auto& f : h) {
-    r.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
+    r.headers.emplace_back(AsciiLower(f.name_string()), std::string(f.value()));
   }
   return r;
 }
@@ -515,11 +518,8 @@ Result<S3Response> S3Client::Send(const S3Request& req, size_t max_body) {
   std::optional<S3Response> last;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     Backoff(options_, attempt);
-    BERTH_ASSIGN_OR_RETURN(auto c, pool_->Acquire(options_.pool_wait));
-    Status connected = pool_->Connect(*c, options_.connect_timeout);
-    if (!connected.ok()) {
-      pool_->Release(std::move(c), false);
-      last_error = connected.error().message;
+    BERTH_ASSIGN_OR_RETURN(auto c, pool_->Checkout(options_, last_error));
+    if (!c) {
       continue;
     }
     bool was_used = c->used;
@@ -564,11 +564,8 @@ Result<std::unique_ptr<S3Download>> S3Client::Download(const std::string& key, u
   std::string last_error = "no attempt";
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     Backoff(options_, attempt);
-    BERTH_ASSIGN_OR_RETURN(auto c, pool_->Acquire(options_.pool_wait));
-    Status connected = pool_->Connect(*c, options_.connect_timeout);
-    if (!connected.ok()) {
-      pool_->Release(std::move(c), false);
-      last_error = connected.error().message;
+    BERTH_ASSIGN_OR_RETURN(auto c, pool_->Checkout(options_, last_error));
+    if (!c) {
       continue;
     }
     auto impl = std::make_unique<S3Download::Impl>();
