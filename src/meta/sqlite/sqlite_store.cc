@@ -132,6 +132,12 @@ CREATE INDEX manifests_status ON manifests(status) WHERE status <> 'ACTIVE';
     R"sql(
 ALTER TABLE repositories ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: manifest_refs_by_child (child) also serves lookups by (repo, child): an index of a
+    // WITHOUT ROWID table ends with the primary key, so it is (child, repo, digest). The
+    // second index only cost two more B-tree pages written per manifest PUT.
+    R"sql(
+DROP INDEX IF EXISTS manifest_refs_child;
+)sql",
 };
 
 Error DbError(sqlite3* db, std::string_view what) {
@@ -223,9 +229,16 @@ class Conn {
       return DbError(db_, "open " + path);
     }
     sqlite3_busy_timeout(db_, 5000);
-    BERTH_TRY(ExecScript("PRAGMA foreign_keys=OFF; PRAGMA synchronous=FULL;"));
+    // temp_store=MEMORY keeps statement journals (savepoints of a group commit) off the disk.
+    BERTH_TRY(
+        ExecScript("PRAGMA foreign_keys=OFF; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"));
     if (writer) {
-      BERTH_TRY(ExecScript("PRAGMA journal_mode=WAL;"));
+      // The WAL is copied back into the database (a checkpoint) every 16,000 pages (64 MiB),
+      // not SQLite's default 1,000: random digests spread every manifest PUT over ~14 pages of
+      // six B-trees, and a larger checkpoint copies a page that changed many times once.
+      // Measured with manifest PUTs: 1.26 → 0.8 server CPU-ms per PUT, 450 → 650 ops/s at c=1.
+      // Cost: the WAL file grows to 64 MiB, and the commit that runs a checkpoint waits for it.
+      BERTH_TRY(ExecScript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=16000;"));
     }
     return Ok{};
   }
@@ -357,6 +370,22 @@ class SqliteStoreImpl final : public MetadataStore {
       }
       return;
     }
+    if (batch.size() == 1) {
+      // Alone in its transaction: no savepoint (and no statement journal) is needed, a failed
+      // call rolls the whole transaction back.
+      if (!batch[0]->run(writer_)) {
+        if (sqlite3_get_autocommit(writer_.db()) == 0) {
+          (void)writer_.ExecScript("ROLLBACK");
+        }
+        return;
+      }
+      Status commit = writer_.ExecScript("COMMIT");
+      if (!commit.ok()) {
+        (void)writer_.ExecScript("ROLLBACK");
+        batch[0]->fail(commit.error());
+      }
+      return;
+    }
     for (WriteJob* j : batch) {
       Status sp = writer_.ExecScript("SAVEPOINT call");
       if (!sp.ok()) {
@@ -390,7 +419,8 @@ class SqliteStoreImpl final : public MetadataStore {
   Status Open(const SqliteOptions& options) {
     BERTH_TRY(writer_.Open(options.path, true));
     BERTH_TRY(Migrate());
-    return readers_.Open(options.path, options.readers < 1 ? 1 : options.readers);
+    BERTH_TRY(readers_.Open(options.path, options.readers < 1 ? 1 : options.readers));
+    return Ok{};
   }
 
   Result<bool> RepositoryExists(const std::string& repo) override {

@@ -1253,6 +1253,52 @@ TEST_P(MetadataStoreConformanceTest, ConcurrentWritersAndReaders) {
   }
 }
 
+// Concurrent writes may share a transaction (group commit): a call that fails must report its
+// own error and leave nothing behind, without taking the calls around it down.
+TEST_P(MetadataStoreConformanceTest, FailingWritesAmongConcurrentOnesChangeNothing) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 12;
+  std::string blob = DigestOf("shared layer");
+  ASSERT_TRUE(IsOk(store().PutBlobLink("r", blob, 5, kNow)));
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &blob, &wrong] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string name = std::to_string(t) + "-" + std::to_string(i);
+        bool fail = (t + i) % 2 == 1;
+        std::string child = fail ? DigestOf("missing " + name) : blob;
+        Status s = store().PutManifest("r", Manifest("{\"" + name + "\":1}"), {{child, false}},
+                                       "t" + name, kMutableTag, kNow);
+        if (fail ? !HasCode(s, Errc::kManifestBlobUnknown) || s.error().detail != child : !s.ok()) {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(wrong[t], 0) << "thread " << t;
+  }
+  auto tags = store().ListTags("r", "", 1000);
+  ASSERT_TRUE(IsOk(tags));
+  EXPECT_EQ(tags->size(), static_cast<size_t>(kThreads * kPerThread / 2));
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      std::string name = std::to_string(t) + "-" + std::to_string(i);
+      bool failed = (t + i) % 2 == 1;
+      auto got = store().GetManifest("r", DigestOf("{\"" + name + "\":1}"));
+      EXPECT_EQ(got.ok(), !failed) << name;
+      EXPECT_EQ(store().GetTag("r", "t" + name).ok(), !failed) << name;
+    }
+  }
+  auto stats = store().Stats();
+  ASSERT_TRUE(IsOk(stats));
+  EXPECT_EQ(stats->manifests, static_cast<uint64_t>(kThreads * kPerThread / 2));
+}
+
 // --- lifecycle, archive, garbage collection -------------------------------------------------
 
 TEST_P(MetadataStoreConformanceTest, LifecyclePolicyIsStoredOnTheRepository) {
