@@ -532,11 +532,13 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
   if (body.size() > kMaxManifestBytes) {
     co_return MakeError(Errc::kTooLarge, "manifest exceeds the 4 MiB limit");
   }
-  BERTH_CO_TRY(co_await EnsureRepositoryForPush(repo));
   int64_t now = clock_.NowSeconds();
   auto result = co_await RunBlocking(pool_, [&]() -> Result<PutManifestResult> {
+    // One hop to the blocking pool for the whole PUT: the repository (created on push from a
+    // template if need be), then the metadata transaction.
+    BERTH_ASSIGN_OR_RETURN(meta::RepositoryRecord repo_rec, EnsureRepositoryBlocking(repo, now));
     BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(content_type, body));
-    BERTH_ASSIGN_OR_RETURN(std::string key, RepoKeyBlocking(repo));
+    const std::string& key = repo_rec.key_id;
     Hasher h(by_digest ? by_digest->algorithm() : DigestAlgorithm::kSha256);
     h.Update(std::string_view(body));
     Digest digest = h.Finish();
@@ -574,11 +576,7 @@ Task<PutManifestResult> Registry::PutManifest(std::string repo, std::string refe
     for (const Descriptor& d : parsed.blobs) {
       rec.image_size += d.size;
     }
-    bool protect = false;
-    if (!tag.empty()) {
-      BERTH_ASSIGN_OR_RETURN(meta::RepositoryRecord repo_rec, meta_.GetRepository(repo));
-      protect = IsTagImmutable(repo_rec, tag);
-    }
+    bool protect = !tag.empty() && IsTagImmutable(repo_rec, tag);
     // Blobs only archived images used live in the archive location: bring back what this
     // manifest needs before it becomes pullable (a re-push restores an archived image).
     for (const std::string& b : stored_blobs) {

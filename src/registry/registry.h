@@ -321,6 +321,8 @@ class Registry {
   Result<std::string> RepoKeyBlocking(const std::string& repo);
   void ForgetRepoKey(const std::string& repo);
   storage::BlobStore& StoreFor(const std::string& key_id);
+  // EnsureRepositoryForPush on the blocking pool; returns the repository's record.
+  Result<meta::RepositoryRecord> EnsureRepositoryBlocking(const std::string& repo, int64_t now);
   // Fills record.key_id for a repository about to be created.
   Status ResolveKeyBlocking(meta::RepositoryRecord& record);
   // Values kept in the metadata store for encrypted repositories — manifest bodies, saved

@@ -230,38 +230,42 @@ Task<std::vector<std::string>> Registry::ListParents(std::string repo, std::stri
 Task<Ok> Registry::EnsureRepositoryForPush(std::string repo) {
   BERTH_CO_TRY(ValidateRepositoryName(repo));
   int64_t now = clock_.NowSeconds();
-  Status s = co_await RunBlocking(pool_, [&]() -> Status {
-    BERTH_ASSIGN_OR_RETURN(bool exists, meta_.RepositoryExists(repo));
-    if (exists) {
-      return Ok{};
-    }
-    BERTH_ASSIGN_OR_RETURN(auto templates, meta_.ListTemplates());
-    const meta::TemplateRecord* best = nullptr;
-    for (const auto& t : templates) {
-      if (!AppliesToCreateOnPush(t) || !TemplateMatches(t.prefix, repo)) {
-        continue;
-      }
-      // The longest matching prefix wins; ROOT is the shortest of all.
-      size_t len = t.prefix == "ROOT" ? 0 : t.prefix.size();
-      size_t best_len = best == nullptr ? 0 : (best->prefix == "ROOT" ? 0 : best->prefix.size());
-      if (best == nullptr || len > best_len) {
-        best = &t;
-      }
-    }
-    if (best == nullptr) {
-      return RepoNotFound(repo);
-    }
-    meta::RepositoryRecord record = FromTemplate(repo, *best, now);
-    BERTH_TRY(ResolveKeyBlocking(record));
-    ForgetRepoKey(repo);
-    Status created = meta_.CreateRepository(record);
-    if (!created.ok() && created.error().code != Errc::kAlreadyExists) {
-      return created;
-    }
-    return Ok{};
-  });
-  BERTH_CO_TRY(s);
+  auto rec = co_await RunBlocking(pool_, [&] { return EnsureRepositoryBlocking(repo, now); });
+  BERTH_CO_TRY(rec);
   co_return Ok{};
+}
+
+Result<meta::RepositoryRecord> Registry::EnsureRepositoryBlocking(const std::string& repo,
+                                                                  int64_t now) {
+  auto existing = meta_.GetRepository(repo);
+  if (existing.ok() || existing.error().code != Errc::kNotFound) {
+    return existing;
+  }
+  BERTH_ASSIGN_OR_RETURN(auto templates, meta_.ListTemplates());
+  const meta::TemplateRecord* best = nullptr;
+  for (const auto& t : templates) {
+    if (!AppliesToCreateOnPush(t) || !TemplateMatches(t.prefix, repo)) {
+      continue;
+    }
+    // The longest matching prefix wins; ROOT is the shortest of all.
+    size_t len = t.prefix == "ROOT" ? 0 : t.prefix.size();
+    size_t best_len = best == nullptr ? 0 : (best->prefix == "ROOT" ? 0 : best->prefix.size());
+    if (best == nullptr || len > best_len) {
+      best = &t;
+    }
+  }
+  if (best == nullptr) {
+    return RepoNotFound(repo);
+  }
+  meta::RepositoryRecord record = FromTemplate(repo, *best, now);
+  BERTH_TRY(ResolveKeyBlocking(record));
+  ForgetRepoKey(repo);
+  Status created = meta_.CreateRepository(record);
+  if (!created.ok() && created.error().code != Errc::kAlreadyExists) {
+    return std::move(created).error();
+  }
+  // A concurrent push may have created it first, from the same template or not: read it back.
+  return meta_.GetRepository(repo);
 }
 
 Task<meta::TemplateRecord> Registry::CreateTemplate(meta::TemplateRecord t) {

@@ -40,7 +40,7 @@ struct AppOptions {
   std::optional<HttpsOptions> https;  // serve HTTPS too (or only, without plain_http)
   registry::RegistryOptions registry;
   int io_threads = 0;        // 0: one per core
-  int blocking_threads = 0;  // 0: max(4, 2 per core)
+  int blocking_threads = 0;  // 0: max(16, 4 per core)
   bool access_log = true;
   std::chrono::seconds upload_purge_interval{60};
   // ECR model.
