@@ -141,6 +141,12 @@ class MetadataStore {
   // existing link is renewed (its time moves to `now`).
   virtual Status PutBlobLink(const std::string& repo, const std::string& digest, uint64_t size,
                              int64_t now) = 0;
+  // PutBlobLink for the blob a finished upload published, and in the same transaction the end
+  // of that upload: its session `upload_id` and the setting `state_key` (its saved digest
+  // state) are deleted. Either may already be gone.
+  virtual Status LinkUploadedBlob(const std::string& repo, const std::string& digest, uint64_t size,
+                                  int64_t now, const std::string& upload_id,
+                                  const std::string& state_key) = 0;
   // Size of a blob linked to `repo`. kNotFound if not linked.
   virtual Result<uint64_t> GetBlobLink(const std::string& repo, const std::string& digest) = 0;
   // Size of a blob known anywhere in the registry. kNotFound if unknown.

@@ -54,7 +54,10 @@ constexpr size_t kRehashChunk = 1 << 20;
 // with another algorithm than the running one.
 Result<Hasher> HashStored(storage::BlobWriter& w, DigestAlgorithm algorithm) {
   Hasher h(algorithm);
-  std::vector<char> buf(kRehashChunk);
+  if (w.size() == 0) {
+    return h;  // a new upload: nothing to read (and no buffer to allocate)
+  }
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(kRehashChunk, w.size())));
   uint64_t off = 0;
   while (off < w.size()) {
     BERTH_ASSIGN_OR_RETURN(size_t n, w.ReadAt(off, buf));
@@ -288,7 +291,11 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
   int64_t now = clock_.NowSeconds();
   auto rec = co_await RunBlocking(pool_, [&]() -> Result<meta::UploadRecord> {
     BERTH_ASSIGN_OR_RETURN(auto r, meta_.GetUpload(id));
-    BERTH_TRY(meta_.TouchUpload(id, now));
+    // The idle time only decides when an abandoned session is purged (after upload_ttl), so it
+    // is renewed at most every ttl/8: most requests of a push then write no metadata here.
+    if (now - r.updated_at >= std::max<int64_t>(1, options_.upload_ttl_seconds / 8)) {
+      BERTH_TRY(meta_.TouchUpload(id, now));
+    }
     return r;
   });
   if (!rec.ok()) {
@@ -405,13 +412,9 @@ Task<BlobInfo> Registry::CompleteUpload(std::string repo, std::string id, std::s
       if (archived.ok() && *archived) {
         BERTH_TRY(RestoreBlobBlocking(stored.str()));  // pushed again: standard copy wins
       }
-      BERTH_TRY(meta_.PutBlobLink(repo, stored.str(), size, now));
+      // One transaction links the blob and ends the session.
+      BERTH_TRY(meta_.LinkUploadedBlob(repo, stored.str(), size, now, id, HashStateKey(id)));
     }
-    Status m = meta_.DeleteUpload(id);
-    if (!m.ok() && m.error().code != Errc::kNotFound) {
-      return std::move(m).error();
-    }
-    (void)meta_.DeleteSetting(HashStateKey(id));
     return BlobInfo{want, size};
   });
   if (result.ok() || result.error().code == Errc::kDigestInvalid) {

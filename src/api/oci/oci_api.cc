@@ -94,7 +94,9 @@ Response BlobCreated(const std::string& name, const Digest& d) {
 
 // Streams the request body into the upload. Returns bytes appended or the first error.
 asio::awaitable<Result<uint64_t>> StreamBody(Request& req, registry::UploadWriter& writer) {
-  std::vector<char> buf(kUploadChunk);
+  // Not value-initialised: every byte is written by a read before it is used.
+  std::unique_ptr<char[]> storage(new char[kUploadChunk]);
+  std::span<char> buf(storage.get(), kUploadChunk);
   uint64_t total = 0;
   for (;;) {
     // Fill the buffer as far as the socket allows, then write once: fewer, larger writes.

@@ -523,20 +523,34 @@ class PostgresStoreImpl final : public MetadataStore {
   }
 
   // --- blobs -----------------------------------------------------------------------------------
+  static Status LinkBlob(PgConn& c, const std::string& repo, const std::string& digest,
+                         uint64_t size, int64_t now) {
+    BERTH_TRY(EnsureRepo(c, repo, now));
+    BERTH_TRY(
+        c.Exec("INSERT INTO blobs(digest,size,created_at) VALUES($1,$2,$3) ON CONFLICT "
+               "DO NOTHING",
+               {digest, size, now}));
+    // A new upload or mount of a linked blob renews the link, restarting its grace period.
+    BERTH_TRY(
+        c.Exec("INSERT INTO repo_blobs(repo,digest,created_at) VALUES($1,$2,$3) ON "
+               "CONFLICT(repo,digest) DO UPDATE SET created_at=GREATEST(repo_blobs."
+               "created_at,excluded.created_at)",
+               {repo, digest, now}));
+    return Ok{};
+  }
+
   Status PutBlobLink(const std::string& repo, const std::string& digest, uint64_t size,
                      int64_t now) override {
+    return Write([&](PgConn& c) { return LinkBlob(c, repo, digest, size, now); });
+  }
+
+  Status LinkUploadedBlob(const std::string& repo, const std::string& digest, uint64_t size,
+                          int64_t now, const std::string& upload_id,
+                          const std::string& state_key) override {
     return Write([&](PgConn& c) -> Status {
-      BERTH_TRY(EnsureRepo(c, repo, now));
-      BERTH_TRY(
-          c.Exec("INSERT INTO blobs(digest,size,created_at) VALUES($1,$2,$3) ON CONFLICT "
-                 "DO NOTHING",
-                 {digest, size, now}));
-      // A new upload or mount of a linked blob renews the link, restarting its grace period.
-      BERTH_TRY(
-          c.Exec("INSERT INTO repo_blobs(repo,digest,created_at) VALUES($1,$2,$3) ON "
-                 "CONFLICT(repo,digest) DO UPDATE SET created_at=GREATEST(repo_blobs."
-                 "created_at,excluded.created_at)",
-                 {repo, digest, now}));
+      BERTH_TRY(LinkBlob(c, repo, digest, size, now));
+      BERTH_TRY(c.Exec("DELETE FROM uploads WHERE id=$1", {upload_id}));
+      BERTH_TRY(c.Exec("DELETE FROM settings WHERE key=$1", {state_key}));
       return Ok{};
     });
   }

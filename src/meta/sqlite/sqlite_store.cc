@@ -441,21 +441,38 @@ class SqliteStoreImpl final : public MetadataStore {
     });
   }
 
+  static Status LinkBlob(Conn& c, const std::string& repo, const std::string& digest, uint64_t size,
+                         int64_t now) {
+    BERTH_TRY(EnsureRepo(c, repo, now));
+    {
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("INSERT OR IGNORE INTO blobs(digest,size,created_at) VALUES(?,?,?)"));
+      BERTH_TRY(q.Bind(1, digest).Bind(2, static_cast<int64_t>(size)).Bind(3, now).Exec());
+    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.Prepare("INSERT INTO repo_blobs(repo,digest,created_at) VALUES(?,?,?) ON "
+                          "CONFLICT(repo,digest) DO UPDATE SET created_at=MAX(created_at,"
+                          "excluded.created_at)"));
+    // A new upload or mount of a linked blob renews the link, restarting its grace period.
+    return q.Bind(1, repo).Bind(2, digest).Bind(3, now).Exec();
+  }
+
   Status PutBlobLink(const std::string& repo, const std::string& digest, uint64_t size,
                      int64_t now) override {
+    return Write([&](Conn& c) { return LinkBlob(c, repo, digest, size, now); });
+  }
+
+  Status LinkUploadedBlob(const std::string& repo, const std::string& digest, uint64_t size,
+                          int64_t now, const std::string& upload_id,
+                          const std::string& state_key) override {
     return Write([&](Conn& c) -> Status {
-      BERTH_TRY(EnsureRepo(c, repo, now));
+      BERTH_TRY(LinkBlob(c, repo, digest, size, now));
       {
-        BERTH_ASSIGN_OR_RETURN(
-            auto q, c.Prepare("INSERT OR IGNORE INTO blobs(digest,size,created_at) VALUES(?,?,?)"));
-        BERTH_TRY(q.Bind(1, digest).Bind(2, static_cast<int64_t>(size)).Bind(3, now).Exec());
+        BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM uploads WHERE id=?"));
+        BERTH_TRY(q.Bind(1, upload_id).Exec());
       }
-      BERTH_ASSIGN_OR_RETURN(
-          auto q, c.Prepare("INSERT INTO repo_blobs(repo,digest,created_at) VALUES(?,?,?) ON "
-                            "CONFLICT(repo,digest) DO UPDATE SET created_at=MAX(created_at,"
-                            "excluded.created_at)"));
-      // A new upload or mount of a linked blob renews the link, restarting its grace period.
-      return q.Bind(1, repo).Bind(2, digest).Bind(3, now).Exec();
+      BERTH_ASSIGN_OR_RETURN(auto q, c.Prepare("DELETE FROM settings WHERE key=?"));
+      return q.Bind(1, state_key).Exec();
     });
   }
 

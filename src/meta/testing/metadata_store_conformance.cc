@@ -640,6 +640,29 @@ TEST_P(MetadataStoreConformanceTest, UploadLifecycle) {
   EXPECT_TRUE(HasCode(store().DeleteUpload(u.id), Errc::kNotFound));
 }
 
+TEST_P(MetadataStoreConformanceTest, LinkUploadedBlobLinksAndEndsTheUpload) {
+  std::string d = DigestOf("layer");
+  ASSERT_TRUE(IsOk(store().CreateUpload({"u1", "team/app", kNow, kNow})));
+  ASSERT_TRUE(IsOk(store().CreateUpload({"u2", "team/app", kNow, kNow})));
+  ASSERT_TRUE(IsOk(store().PutSetting("upload.hash/u1", "state")));
+  ASSERT_TRUE(IsOk(store().PutSetting("upload.hash/u2", "state")));
+  ASSERT_TRUE(IsOk(store().LinkUploadedBlob("team/app", d, 42, kNow + 5, "u1", "upload.hash/u1")));
+  auto size = store().GetBlobLink("team/app", d);
+  ASSERT_TRUE(IsOk(size));
+  EXPECT_EQ(*size, 42u);
+  EXPECT_TRUE(HasCode(store().GetUpload("u1"), Errc::kNotFound));
+  EXPECT_TRUE(HasCode(store().GetSetting("upload.hash/u1"), Errc::kNotFound));
+  // Only that upload ends.
+  EXPECT_TRUE(IsOk(store().GetUpload("u2")));
+  EXPECT_TRUE(IsOk(store().GetSetting("upload.hash/u2")));
+  // A session already gone (another node finished it, or it was purged) is not an error.
+  EXPECT_TRUE(IsOk(store().LinkUploadedBlob("other", d, 42, kNow + 6, "u1", "upload.hash/u1")));
+  EXPECT_TRUE(IsOk(store().GetBlobLink("other", d)));
+  auto repos = store().ListRepositories("", 10);
+  ASSERT_TRUE(IsOk(repos));
+  EXPECT_EQ(*repos, (Strings{"other", "team/app"}));
+}
+
 TEST_P(MetadataStoreConformanceTest, UnknownUploadIsNotFound) {
   EXPECT_TRUE(HasCode(store().GetUpload("nope"), Errc::kNotFound));
   EXPECT_TRUE(HasCode(store().DeleteUpload("nope"), Errc::kNotFound));
@@ -1253,6 +1276,14 @@ TEST_P(MetadataStoreConformanceTest, ConcurrentWritersAndReaders) {
   }
 }
 
+// {"<name>":1}, a manifest body of its own per name.
+static std::string JsonKey(const std::string& name) {
+  std::string body = "{\"";
+  body += name;
+  body += "\":1}";
+  return body;
+}
+
 // Concurrent writes may share a transaction (group commit): a call that fails must report its
 // own error and leave nothing behind, without taking the calls around it down.
 TEST_P(MetadataStoreConformanceTest, FailingWritesAmongConcurrentOnesChangeNothing) {
@@ -1268,7 +1299,7 @@ TEST_P(MetadataStoreConformanceTest, FailingWritesAmongConcurrentOnesChangeNothi
         std::string name = std::to_string(t) + "-" + std::to_string(i);
         bool fail = (t + i) % 2 == 1;
         std::string child = fail ? DigestOf("missing " + name) : blob;
-        Status s = store().PutManifest("r", Manifest("{\"" + name + "\":1}"), {{child, false}},
+        Status s = store().PutManifest("r", Manifest(JsonKey(name)), {{child, false}},
                                        "t" + name, kMutableTag, kNow);
         if (fail ? !HasCode(s, Errc::kManifestBlobUnknown) || s.error().detail != child : !s.ok()) {
           ++wrong[t];
@@ -1289,7 +1320,7 @@ TEST_P(MetadataStoreConformanceTest, FailingWritesAmongConcurrentOnesChangeNothi
     for (int i = 0; i < kPerThread; ++i) {
       std::string name = std::to_string(t) + "-" + std::to_string(i);
       bool failed = (t + i) % 2 == 1;
-      auto got = store().GetManifest("r", DigestOf("{\"" + name + "\":1}"));
+      auto got = store().GetManifest("r", DigestOf(JsonKey(name)));
       EXPECT_EQ(got.ok(), !failed) << name;
       EXPECT_EQ(store().GetTag("r", "t" + name).ok(), !failed) << name;
     }
