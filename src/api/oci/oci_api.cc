@@ -1,5 +1,8 @@
 #include "api/oci/oci_api.h"
 
+#include <algorithm>
+#include <memory>
+
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
@@ -189,27 +192,51 @@ Response BadPage() {
 
 // JSON bodies are built in plain functions: GCC 12 miscompiles braced initializer lists inside
 // coroutines, so none appear in coroutine bodies.
-Response JsonResponse(const json::value& v) {
-  Response res;
-  res.Set("Content-Type", "application/json");
-  res.body = json::serialize(v);
-  return res;
+// Appends `v` as a JSON string. Tags and repository names are validated to characters that
+// need no escaping, so they are copied as they are; anything else goes through Boost.JSON.
+void AppendJsonString(std::string& out, std::string_view v) {
+  bool plain = std::all_of(v.begin(), v.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-' || ch == '/' || ch == ':';
+  });
+  if (plain) {
+    out += '"';
+    out += v;
+    out += '"';
+  } else {
+    out += json::serialize(json::string(v));
+  }
 }
 
-// {"name": <name>, "<key>": [...]} (tags list) or {"<key>": [...]} (catalog).
+// {"name": <name>, "<key>": [...]} (tags list) or {"<key>": [...]} (catalog). Written directly:
+// a page can hold 10,000 names, and a json::array of them cost more than the database query.
 Response ListResponse(std::string_view key, const std::string* name,
                       const std::vector<std::string>& items) {
-  json::object o;
-  if (name != nullptr) {
-    o["name"] = *name;
-  }
-  json::array a;
-  a.reserve(items.size());
+  std::string body;
+  size_t bytes = 32 + key.size() + (name != nullptr ? name->size() : 0);
   for (const auto& i : items) {
-    a.emplace_back(i);
+    bytes += i.size() + 3;
   }
-  o[key] = std::move(a);
-  return JsonResponse(o);
+  body.reserve(bytes);
+  body += '{';
+  if (name != nullptr) {
+    body += "\"name\":";
+    AppendJsonString(body, *name);
+    body += ',';
+  }
+  AppendJsonString(body, key);
+  body += ":[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      body += ',';
+    }
+    AppendJsonString(body, items[i]);
+  }
+  body += "]}";
+  Response res;
+  res.Set("Content-Type", "application/json");
+  res.body = std::move(body);
+  return res;
 }
 
 // An OCI image index listing referrers (spec "Listing Referrers").
