@@ -291,9 +291,9 @@ Task<std::unique_ptr<UploadWriter>> Registry::OpenUploadWriter(
   int64_t now = clock_.NowSeconds();
   auto rec = co_await RunBlocking(pool_, [&]() -> Result<meta::UploadRecord> {
     BERTH_ASSIGN_OR_RETURN(auto r, meta_.GetUpload(id));
-    // The idle time only decides when an abandoned session is purged (after upload_ttl), so it
-    // is renewed at most every ttl/8: most requests of a push then write no metadata here.
-    if (now - r.updated_at >= std::max<int64_t>(1, options_.upload_ttl_seconds / 8)) {
+    // The idle time only decides when an abandoned session is purged, so it is renewed at most
+    // every UploadTouchInterval: most requests of a push then write no metadata here.
+    if (now - r.updated_at >= UploadTouchInterval()) {
       BERTH_TRY(meta_.TouchUpload(id, now));
     }
     return r;
@@ -481,8 +481,10 @@ Task<MountResult> Registry::MountOrStart(std::string repo, std::string digest, s
 
 Task<uint64_t> Registry::PurgeExpiredUploads(bool startup) {
   int64_t now = clock_.NowSeconds();
-  auto expired = co_await RunBlocking(
-      pool_, [&] { return meta_.ListUploadsIdleSince(now - options_.upload_ttl_seconds); });
+  // A session's recorded activity may lag its last request by up to UploadTouchInterval: none
+  // is purged before it has been idle for the whole upload_ttl.
+  int64_t cutoff = now - options_.upload_ttl_seconds - UploadTouchInterval();
+  auto expired = co_await RunBlocking(pool_, [&] { return meta_.ListUploadsIdleSince(cutoff); });
   BERTH_CO_TRY(expired);
   uint64_t removed = 0;
   for (const auto& rec : *expired) {

@@ -8,6 +8,7 @@
 // they must outlive it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -321,6 +322,10 @@ class Registry {
   Result<std::string> RepoKeyBlocking(const std::string& repo);
   void ForgetRepoKey(const std::string& repo);
   storage::BlobStore& StoreFor(const std::string& key_id);
+  // How often an upload session's activity time is renewed: upload_ttl / 8, at least 1 s.
+  int64_t UploadTouchInterval() const {
+    return std::max<int64_t>(1, options_.upload_ttl_seconds / 8);
+  }
   // EnsureRepositoryForPush on the blocking pool; returns the repository's record.
   Result<meta::RepositoryRecord> EnsureRepositoryBlocking(const std::string& repo, int64_t now);
   // Fills record.key_id for a repository about to be created.
