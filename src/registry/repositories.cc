@@ -261,10 +261,13 @@ Result<meta::RepositoryRecord> Registry::EnsureRepositoryBlocking(const std::str
   BERTH_TRY(ResolveKeyBlocking(record));
   ForgetRepoKey(repo);
   Status created = meta_.CreateRepository(record);
-  if (!created.ok() && created.error().code != Errc::kAlreadyExists) {
+  if (created.ok()) {
+    return record;
+  }
+  if (created.error().code != Errc::kAlreadyExists) {
     return std::move(created).error();
   }
-  // A concurrent push may have created it first, from the same template or not: read it back.
+  // A concurrent push created it first, from the same template or not: read theirs.
   return meta_.GetRepository(repo);
 }
 

@@ -370,29 +370,24 @@ class SqliteStoreImpl final : public MetadataStore {
       }
       return;
     }
-    if (batch.size() == 1) {
-      // Alone in its transaction: no savepoint (and no statement journal) is needed, a failed
-      // call rolls the whole transaction back.
-      if (!batch[0]->run(writer_)) {
-        if (sqlite3_get_autocommit(writer_.db()) == 0) {
-          (void)writer_.ExecScript("ROLLBACK");
-        }
-        return;
-      }
-      Status commit = writer_.ExecScript("COMMIT");
-      if (!commit.ok()) {
-        (void)writer_.ExecScript("ROLLBACK");
-        batch[0]->fail(commit.error());
-      }
-      return;
-    }
+    // A call alone in its transaction needs no savepoint (nor its statement journal): if it
+    // fails, the whole transaction is rolled back and its own error stands.
+    const bool alone = batch.size() == 1;
     for (WriteJob* j : batch) {
-      Status sp = writer_.ExecScript("SAVEPOINT call");
-      if (!sp.ok()) {
-        j->fail(sp.error());
-        continue;
+      if (!alone) {
+        Status sp = writer_.ExecScript("SAVEPOINT call");
+        if (!sp.ok()) {
+          j->fail(sp.error());
+          continue;
+        }
       }
       if (!j->run(writer_)) {
+        if (alone) {
+          if (sqlite3_get_autocommit(writer_.db()) == 0) {
+            (void)writer_.ExecScript("ROLLBACK");
+          }
+          return;
+        }
         if (sqlite3_get_autocommit(writer_.db()) != 0) {
           // SQLite rolled the whole transaction back (I/O error, disk full): nothing of this
           // batch was committed, so every call in it fails.
@@ -404,7 +399,9 @@ class SqliteStoreImpl final : public MetadataStore {
         }
         (void)writer_.ExecScript("ROLLBACK TO call");
       }
-      (void)writer_.ExecScript("RELEASE call");
+      if (!alone) {
+        (void)writer_.ExecScript("RELEASE call");
+      }
     }
     Status commit = writer_.ExecScript("COMMIT");
     if (!commit.ok()) {
@@ -419,8 +416,7 @@ class SqliteStoreImpl final : public MetadataStore {
   Status Open(const SqliteOptions& options) {
     BERTH_TRY(writer_.Open(options.path, true));
     BERTH_TRY(Migrate());
-    BERTH_TRY(readers_.Open(options.path, options.readers < 1 ? 1 : options.readers));
-    return Ok{};
+    return readers_.Open(options.path, options.readers < 1 ? 1 : options.readers);
   }
 
   Result<bool> RepositoryExists(const std::string& repo) override {

@@ -1299,8 +1299,8 @@ TEST_P(MetadataStoreConformanceTest, FailingWritesAmongConcurrentOnesChangeNothi
         std::string name = std::to_string(t) + "-" + std::to_string(i);
         bool fail = (t + i) % 2 == 1;
         std::string child = fail ? DigestOf("missing " + name) : blob;
-        Status s = store().PutManifest("r", Manifest(JsonKey(name)), {{child, false}},
-                                       "t" + name, kMutableTag, kNow);
+        Status s = store().PutManifest("r", Manifest(JsonKey(name)), {{child, false}}, "t" + name,
+                                       kMutableTag, kNow);
         if (fail ? !HasCode(s, Errc::kManifestBlobUnknown) || s.error().detail != child : !s.ok()) {
           ++wrong[t];
         }
